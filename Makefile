@@ -1,0 +1,44 @@
+# Two commands set up a fresh machine and do the work:  make serve  |  make test
+# Each creates .venv and installs the project on first use (again whenever pyproject.toml or constraints.txt change).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: serve test build browser bench lint format lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+serve: $(STAMP)                      ## the site at http://127.0.0.1:8000, rebuilt on every save
+	$(BIN)/mkdocs serve
+
+test: $(STAMP) browser               ## every snippet (both languages), unit tests, site and browser tests
+	$(BIN)/python -m pytest -n auto
+
+build: $(STAMP)                      ## the static site in site/, failing on any warning
+	$(BIN)/mkdocs build --strict
+
+browser:                             ## Debian's chromium + chromedriver for the real-browser test
+	@bash scripts/install-browser.sh
+
+bench: $(STAMP)                      ## build time, suite serial vs parallel, time per chapter
+	$(BIN)/python scripts/bench.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests scripts hooks conftest.py
+	$(BIN)/ruff format --check src tests scripts hooks conftest.py
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests scripts hooks conftest.py
+	$(BIN)/ruff format src tests scripts hooks conftest.py
+
+lock: $(STAMP)                       ## refresh constraints.txt from what is installed
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^dl-roadmap-lessons' > constraints.txt
+
+clean:
+	rm -rf $(VENV) site .pytest_cache
