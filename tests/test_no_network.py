@@ -6,8 +6,6 @@ import textwrap
 import pytest
 from pytest_socket import SocketConnectBlockedError
 
-pytest_plugins = ["pytester"]
-
 
 def test_unit_test_cannot_connect_outside():
     with pytest.raises(SocketConnectBlockedError), socket.create_connection(("93.184.215.14", 80), timeout=1):
