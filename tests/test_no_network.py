@@ -7,6 +7,7 @@ import pytest
 from pytest_socket import SocketConnectBlockedError
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
 def test_unit_test_cannot_connect_outside():
     with pytest.raises(SocketConnectBlockedError), socket.create_connection(("93.184.215.14", 80), timeout=1):
         pass
