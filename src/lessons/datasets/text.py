@@ -1,0 +1,197 @@
+"""Offline text data: Shakespeare's *Hamlet* (committed), language-model windows, and a generated
+date-format "translation" task for seq2seq models.
+
+Example:
+    >>> text = load_hamlet()
+    >>> train, val = split_text(text, val_fraction=0.1)
+    >>> len(train) + len(val) == len(text)
+    True
+    >>> make_date_pairs(1, seed=0)[0][1].count("-")
+    2
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import random
+from collections.abc import Sequence
+from importlib import resources
+
+import torch
+from torch.utils.data import Dataset
+
+__all__ = [
+    "DATE_FORMATS",
+    "CharLMDataset",
+    "format_date",
+    "load_hamlet",
+    "make_date_pairs",
+    "split_text",
+]
+
+_MONTHS = [
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+]  # fmt: skip
+_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+#: The input formats `make_date_pairs` draws from (keys accepted by `format_date`).
+DATE_FORMATS: tuple[str, ...] = (
+    "25 Nov 2026",
+    "November 25, 2026",
+    "25/11/2026",
+    "25.11.26",
+    "Wed 25 November 2026",
+    "nov 25 2026",
+)
+
+
+def load_hamlet() -> str:
+    """The full text of *Hamlet* (about 175,000 characters, 65 distinct ones), read from the package.
+
+    Source and licence (public domain): ``lessons/data/README.md``.
+
+    Returns:
+        The play as one string, lines separated by ``"\\n"``.
+    """
+    return resources.files("lessons").joinpath("data/hamlet.txt").read_text(encoding="utf-8")
+
+
+def split_text(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
+    """Split `text` into a training head and a validation tail (contiguous, no shuffling).
+
+    A language model is judged on text it has not seen; a contiguous tail (the end of the play) avoids
+    the leak a random split of overlapping windows would cause.
+
+    Args:
+        text: the whole text.
+        val_fraction: share of characters that go to the validation tail, in ``(0, 1)``.
+
+    Returns:
+        ``(train, val)`` with ``train + val == text``.
+
+    Raises:
+        TypeError: `text` is not a `str`.
+        ValueError: `val_fraction` is outside ``(0, 1)`` or leaves one side empty.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    cut = round(len(text) * (1.0 - val_fraction))
+    if cut <= 0 or cut >= len(text):
+        raise ValueError(f"val_fraction={val_fraction} leaves an empty part of a {len(text)}-character text")
+    return text[:cut], text[cut:]
+
+
+class CharLMDataset(Dataset):
+    """Windows of a long id sequence as language-model pairs: inputs and the same window shifted by one.
+
+    Item ``i`` is ``(ids[s : s+seq_len], ids[s+1 : s+seq_len+1])`` with ``s = i * stride``.
+
+    Args:
+        ids: a 1-D integer tensor (or a list of ints), the encoded text.
+        seq_len: length ``T`` of each window, >= 1.
+        stride: step between window starts (default `seq_len`: non-overlapping windows).
+
+    Raises:
+        ValueError: `ids` is not 1-D or too short for one window, or `seq_len` / `stride` < 1.
+
+    Example:
+        >>> ds = CharLMDataset(torch.arange(10), seq_len=4)
+        >>> len(ds), ds[1]
+        (2, (tensor([4, 5, 6, 7]), tensor([5, 6, 7, 8])))
+    """
+
+    def __init__(self, ids: torch.Tensor | Sequence[int], seq_len: int, stride: int | None = None) -> None:
+        ids = torch.as_tensor(ids, dtype=torch.long)
+        if ids.dim() != 1:
+            raise ValueError(f"ids must be 1-D, got shape {tuple(ids.shape)}")
+        if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
+            raise ValueError(f"seq_len must be an int >= 1, got {seq_len!r}")
+        stride = seq_len if stride is None else stride
+        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+            raise ValueError(f"stride must be an int >= 1, got {stride!r}")
+        if len(ids) < seq_len + 1:
+            raise ValueError(f"ids has {len(ids)} elements; one window needs seq_len + 1 = {seq_len + 1}")
+        self.ids, self.seq_len, self.stride = ids, seq_len, stride
+
+    def __len__(self) -> int:
+        return (len(self.ids) - self.seq_len - 1) // self.stride + 1
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} windows")
+        s = (i % len(self)) * self.stride
+        chunk = self.ids[s : s + self.seq_len + 1]
+        return chunk[:-1], chunk[1:]
+
+
+def format_date(date: _dt.date, fmt: str) -> str:
+    """Write `date` in one of the human formats of `DATE_FORMATS` (named by how 25 Nov 2026 looks).
+
+    Month and weekday names are English and independent of the machine's locale.
+
+    Raises:
+        ValueError: `fmt` is not one of `DATE_FORMATS`.
+    """
+    d, m, y = date.day, date.month, date.year
+    month, wd = _MONTHS[m - 1], _WEEKDAYS[date.weekday()]
+    table = {
+        "25 Nov 2026": f"{d} {month[:3]} {y}",
+        "November 25, 2026": f"{month} {d}, {y}",
+        "25/11/2026": f"{d:02d}/{m:02d}/{y}",
+        "25.11.26": f"{d:02d}.{m:02d}.{y % 100:02d}",
+        "Wed 25 November 2026": f"{wd[:3]} {d} {month} {y}",
+        "nov 25 2026": f"{month[:3].lower()} {d} {y}",
+    }
+    if fmt not in table:
+        raise ValueError(f"fmt must be one of {list(DATE_FORMATS)}, got {fmt!r}")
+    return table[fmt]
+
+
+def make_date_pairs(
+    n: int,
+    *,
+    seed: int = 0,
+    formats: Sequence[str] = DATE_FORMATS,
+    start: _dt.date = _dt.date(1950, 1, 1),
+    end: _dt.date = _dt.date(2049, 12, 31),
+) -> list[tuple[str, str]]:
+    """Generate `n` pairs ``(human date, ISO date)``, e.g. ``("November 25, 2026", "2026-11-25")``.
+
+    A small translation-like task for seq2seq models: the output is always 10 characters, the input
+    varies in format and length, and the answer is exactly checkable. Two-digit years (``"25.11.26"``)
+    are only unambiguous because every date lies in `start` .. `end` (a span of at most 100 years).
+
+    Args:
+        n: number of pairs, >= 1.
+        seed: seeds a private `random.Random`, so the global RNG is untouched.
+        formats: input formats to draw from uniformly (a subset of `DATE_FORMATS`).
+        start, end: inclusive range the dates are drawn from uniformly.
+
+    Returns:
+        A list of `n` ``(source, target)`` string pairs.
+
+    Raises:
+        ValueError: `n` < 1, `formats` is empty or holds an unknown format, or the date range is empty
+            or longer than 100 years while a two-digit-year format is used.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    if isinstance(formats, str) or len(formats) == 0:
+        raise ValueError(f"formats must be a non-empty sequence of format names, got {formats!r}")
+    unknown = [f for f in formats if f not in DATE_FORMATS]
+    if unknown:
+        raise ValueError(f"formats has unknown entries {unknown}; choose from {list(DATE_FORMATS)}")
+    if end < start:
+        raise ValueError(f"end ({end}) must not be before start ({start})")
+    if "25.11.26" in formats and end.year - start.year >= 100:
+        raise ValueError("a two-digit-year format needs start and end less than 100 years apart")
+    rng = random.Random(seed)
+    lo, hi = start.toordinal(), end.toordinal()
+    pairs = []
+    for _ in range(n):
+        date = _dt.date.fromordinal(rng.randint(lo, hi))
+        pairs.append((format_date(date, rng.choice(formats)), date.isoformat()))
+    return pairs
