@@ -69,3 +69,15 @@ def test_structure_reader_sees_indented_blocks(tmp_path: Path):
     assert got.markers == ["pytest-codeblocks:cont"]
     assert got.images == ["../figures/p.svg"]
     assert got.headings == [(2, "a")]
+
+
+def test_api_reference_covers_every_module():
+    import pkgutil
+
+    import lessons
+
+    modules = {m.name for m in pkgutil.walk_packages(lessons.__path__, "lessons.") if not m.ispkg}
+    for page in ("index.md", "index.en.md"):
+        text = (DOCS / "reference" / page).read_text(encoding="utf-8")
+        missing = sorted(m for m in modules if f"::: {m}\n" not in text)
+        assert not missing, f"reference/{page} does not document {missing}"
