@@ -255,9 +255,9 @@ UI = {
         "topic": "主题（原文）",
         "where": "在哪里学",
         "status": "说明",
-        "taught": "✅ 讲授",
-        "partial": "🔹 小规模版本",
-        "out": "⛔ 不在本站范围",
+        "taught": "✓ 讲授",
+        "partial": "◐ 小规模版本",
+        "out": "✗ 不在本站范围",
         "pending": "（章节编写中）",
         "plan": "计划",
         "topics": "主题数",
@@ -294,15 +294,16 @@ UI = {
         "weeks_n": "第 {a}–{b} 周",
         "phase_n": "阶段 {n}",
         "capstone": "结业项目",
+        "colon": "：",
         "glossary_total": "共 {n} 个术语，按主题分组；每个术语链接到讲授它的章节。",
     },
     "en": {
         "topic": "Topic (translated)",
         "where": "Where it is taught",
         "status": "Notes",
-        "taught": "✅ taught",
-        "partial": "🔹 small-scale version",
-        "out": "⛔ out of scope here",
+        "taught": "✓ taught",
+        "partial": "◐ small-scale version",
+        "out": "✗ out of scope here",
         "pending": "(chapter in preparation)",
         "plan": "Plan",
         "topics": "Topics",
@@ -339,6 +340,7 @@ UI = {
         "weeks_n": "Weeks {a}–{b}",
         "phase_n": "Phase {n}",
         "capstone": "Capstone",
+        "colon": ": ",
         "glossary_total": "{n} terms, grouped by topic; each links to the section that teaches it.",
     },
 }
@@ -377,14 +379,30 @@ class Renderer:
             log.warning("render_data: %s links to a missing page %s", self.src, target)
         elif drop:
             self.pending.append(target)
-        text = label or ln.label
+        text = label or self.label(ln, drop)
         out = f"[{cell(text)}]({self.href(target, drop_anchor=drop)}{tip})"
         if ln.placeholder and not label:
             out += f" {self.ui['pending']}"
         return out
 
+    def label(self, ln: Link, dropped: bool) -> str:
+        """A link's text: the section heading (with its chapter when the heading does not say it), or the
+        page title when the link goes to the page."""
+        index = page_index(twin(ln.page, self.lang))
+        title = index.title if index and index.title else ln.page
+        if not ln.anchor or dropped:
+            return title
+        heading = ln.label
+        chapter = re.match(r"phases/(\d\d)-", ln.page)
+        if chapter and re.match(r"\d", heading):  # "5.12 Grad-CAM": the number names the chapter
+            return heading
+        prefix = self.ui["phase_n"].format(n=int(chapter.group(1))) if chapter else title
+        return f"{prefix} · {heading}" if heading else prefix
+
     def links(self, targets: Iterable[str], sep: str = "<br>") -> str:
-        return sep.join(self.link(x) for x in targets)
+        """Several links; those that end up identical (sections not written yet fall back to their page)
+        are shown once."""
+        return sep.join(dict.fromkeys(self.link(x) for x in targets))
 
     # -- coverage map
 
@@ -469,7 +487,10 @@ class Renderer:
             title = f"{ui['week_n'].format(n=week['week'])} · {t(week['title'], self.lang)}"
             out += [f"### {title} {{#week-{week['week']}}}", ""]
             if phase:
-                out += [f"**{ui['phase']}**: {self.link(phase['page'], t(phase['title'], self.lang))}", ""]
+                out += [
+                    f"**{ui['phase']}**{ui['colon']}{self.link(phase['page'], t(phase['title'], self.lang))}",
+                    "",
+                ]
             out += [t(week["goal"], self.lang), ""]
             secs = []
             for ref in week.get("sections", []):
@@ -481,10 +502,10 @@ class Renderer:
                 secs.append(f"- {self.link(target)}")
             if secs:
                 out += [f"**{ui['sections']}**", "", *secs, ""]
-            out += [f"**{ui['deliverable']}**: {t(week['deliverable'], self.lang)}", ""]
+            out += [f"**{ui['deliverable']}**{ui['colon']}{t(week['deliverable'], self.lang)}", ""]
             if week.get("milestone"):
                 ms = next(m for m in load("milestones") if m["id"] == week["milestone"])
-                label = f"{ui['milestone']}: {t(ms['title'], self.lang)}"
+                label = f"{ui['milestone']}{ui['colon']}{t(ms['title'], self.lang)}"
                 out += [
                     f'!!! success "{label}"',
                     f"    {self.link('plan/milestones.md#' + ms['anchor'], label)}",
@@ -496,8 +517,8 @@ class Renderer:
         ms = next(m for m in load("milestones") if m["id"] == arg)
         out = [t(ms["intro"], self.lang), ""]
         for item in ms["items"]:
-            proof = ", ".join(self.link(x) for x in item["proof"])
-            out.append(f"- [ ] {t(item, self.lang)}  \n  {self.ui['proof']}: {proof}")
+            proof = self.links(item["proof"], sep=", ")
+            out.append(f"- [ ] {t(item, self.lang)}  \n  {self.ui['proof']}{self.ui['colon']}{proof}")
         return "\n".join(out)
 
     # -- progress tracker
@@ -575,7 +596,7 @@ class Renderer:
             "|---|---|---|---|---|",
         ]
         for p in sorted(load("papers"), key=lambda p: (p["year"], p["title"])):
-            title = ("⭐ " if p.get("read") else "") + f"[{cell(p['title'])}]({p['url']})"
+            title = ("★ " if p.get("read") else "") + f"[{cell(p['title'])}]({p['url']})"
             chapters = self.links(p["chapter"] if isinstance(p["chapter"], list) else [p["chapter"]])
             why = cell(t(p["why"], self.lang))
             rows.append(f"| {p['year']} | {title} | {cell(p['authors'])} | {why} | {chapters} |")
