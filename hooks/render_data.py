@@ -258,7 +258,10 @@ UI = {
         "taught": "✓ 讲授",
         "partial": "◐ 小规模版本",
         "out": "✗ 不在本站范围",
-        "pending": "（章节编写中）",
+        "pending": "（尚在编写）",
+        "ms_body": "本周结束时按{checklist}自查，在{tracker}页勾选通过的项。",
+        "checklist": "里程碑清单",
+        "tracker": "进度追踪",
         "plan": "计划",
         "topics": "主题数",
         "week": "周",
@@ -304,7 +307,11 @@ UI = {
         "taught": "✓ taught",
         "partial": "◐ small-scale version",
         "out": "✗ out of scope here",
-        "pending": "(chapter in preparation)",
+        "pending": "(not written yet)",
+        "ms_body": "At the end of the week, check yourself against the {checklist} "
+        "and tick what you pass on the {tracker}.",
+        "checklist": "milestone checklist",
+        "tracker": "progress tracker",
         "plan": "Plan",
         "topics": "Topics",
         "week": "Week",
@@ -508,7 +515,11 @@ class Renderer:
                 label = f"{ui['milestone']}{ui['colon']}{t(ms['title'], self.lang)}"
                 out += [
                     f'!!! success "{label}"',
-                    f"    {self.link('plan/milestones.md#' + ms['anchor'], label)}",
+                    "    "
+                    + ui["ms_body"].format(
+                        checklist=self.link("plan/milestones.md#" + ms["anchor"], ui["checklist"]),
+                        tracker=self.link("plan/progress.md", ui["tracker"]),
+                    ),
                     "",
                 ]
         return "\n".join(out)
