@@ -74,8 +74,14 @@ class Case:
 _CPU_START: dict[str, float] = {}
 
 
+def _own_and_children_cpu() -> float:
+    """CPU time of this process (all threads) plus that of its finished children (a mkdocs build, a pytester
+    subprocess); a long-lived child such as a browser shared by the session is not counted."""
+    return time.process_time() + children_cpu_seconds()
+
+
 def pytest_runtest_logstart(nodeid: str, location: object) -> None:
-    _CPU_START[nodeid] = time.process_time()
+    _CPU_START[nodeid] = _own_and_children_cpu()
 
 
 def pytest_runtest_logfinish(nodeid: str, location: object) -> None:
@@ -89,7 +95,7 @@ try:
     def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
         outcome = yield
         if call.when == "teardown" and item.nodeid in _CPU_START:
-            cpu = time.process_time() - _CPU_START[item.nodeid]
+            cpu = _own_and_children_cpu() - _CPU_START[item.nodeid]
             outcome.get_result().user_properties.append(("cpu_s", f"{cpu:.3f}"))
 
 except ImportError:  # the plugin is only needed inside pytest
@@ -404,6 +410,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"## Code blocks per page ({source}; a block's time is its setup + call + teardown)")
     print()
     print(pages_table(cases))
+    print()
+    print(
+        "wall s: setup + call + teardown as pytest timed it; CPU s: CPU time of the process running the test"
+        " (all threads) and of the subprocesses it waited for. On a busy machine judge cost by CPU s;"
+        " the block budget is 30 s."
+    )
     print()
     print(f"## Unit and site tests ({source})")
     print()
