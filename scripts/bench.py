@@ -4,7 +4,7 @@ Measures, on this machine:
 
 1. ``mkdocs build --strict`` into a temporary folder;
 2. the full test suite serially (``-p no:xdist``);
-3. the full test suite in parallel (``-n auto``, as ``make test`` runs it);
+3. the full test suite in parallel, with the pytest arguments of ``make test`` (``-n auto ...``);
 4. the time of each page's code blocks (and of each unit/site test file), summed from pytest's JUnit XML
    report of the serial run (of the parallel run with ``--quick``, which skips the serial run). This file is
    also loaded into those runs as a pytest plugin (``-p bench``) that records each test's CPU time.
@@ -197,6 +197,13 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+def make_test_pytest_args() -> str:
+    """The pytest arguments of ``make test`` (read from the Makefile), so the parallel run is the real one."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8") if (ROOT / "Makefile").is_file() else ""
+    m = re.search(r"^test:.*\n(?:\t.*\n)*?\t\$\(BIN\)/python -m pytest(?P<args>[^\n#]*)", makefile, re.M)
+    return m["args"].strip() if m and m["args"].strip() else "-n auto"
+
+
 def markdown_table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:
     """A Markdown pipe table whose columns line up in a terminal too; columns in `right` right-aligned."""
     widths = [max(display_width(x) for x in col) for col in zip(headers, *rows, strict=True)]
@@ -350,8 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-build", action="store_true", help="skip timing mkdocs build")
     parser.add_argument(
         "--xdist-args",
-        default="-n auto",
-        help="pytest arguments of the parallel run, as `make test` passes them (default: %(default)r)",
+        default=make_test_pytest_args(),
+        help="pytest arguments of the parallel run (default, from the Makefile's test target: %(default)r)",
     )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
