@@ -27,7 +27,7 @@ browser:                             ## Debian's chromium + chromedriver for the
 	@bash scripts/install-browser.sh
 
 bench: $(STAMP)                      ## build time, suite serial vs parallel, time per chapter
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts hooks conftest.py

@@ -19,7 +19,11 @@ def on_files(files, config):
     for file in list(files):
         if not isinstance(file, NotebookFile) and jupyter.should_include(file):
             notebook = NotebookFile(file, **config)
-            notebook.dest_path, notebook.abs_dest_path, notebook.url = file.dest_path, file.abs_dest_path, file.url
+            notebook.dest_path, notebook.abs_dest_path, notebook.url = (
+                file.dest_path,
+                file.abs_dest_path,
+                file.url,
+            )
             files.remove(file)
             files.append(notebook)
     return files
@@ -31,7 +35,9 @@ def on_page_context(context, page, config, nav):
         languages = config.plugins["i18n"].config.languages
         default = next(lang.locale for lang in languages if lang.default)
         prefixes = {lang.locale: "" if lang.locale == default else f"{lang.locale}/" for lang in languages}
-        here = next((loc for loc, prefix in prefixes.items() if prefix and page.url.startswith(prefix)), default)
+        here = next(
+            (loc for loc, prefix in prefixes.items() if prefix and page.url.startswith(prefix)), default
+        )
         bare = page.url.removeprefix(prefixes[here])
         page.file.alternates = {loc: SimpleNamespace(url=prefix + bare) for loc, prefix in prefixes.items()}
     return context

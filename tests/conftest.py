@@ -74,7 +74,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
 
     for path in (CHROME_BIN, CHROMEDRIVER):
         if not os.access(path, os.X_OK):
-            pytest.fail(f"{path} not found: run `make browser` (Debian: apt-get install chromium chromium-driver)")
+            pytest.fail(
+                f"{path} not found: run `make browser` (Debian: apt-get install chromium chromium-driver)"
+            )
     options = webdriver.ChromeOptions()
     options.binary_location = CHROME_BIN
     for flag in (

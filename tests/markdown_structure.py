@@ -33,7 +33,9 @@ def read_page(path: Path) -> Page:
             indent, fence = m["indent"], m["fence"]
             body = []
             i += 1
-            while i < len(lines) and not re.match(rf"^{re.escape(indent)}{fence[0]}{{{len(fence)},}}\s*$", lines[i]):
+            while i < len(lines) and not re.match(
+                rf"^{re.escape(indent)}{fence[0]}{{{len(fence)},}}\s*$", lines[i]
+            ):
                 body.append(lines[i][len(indent) :] if lines[i].startswith(indent) else lines[i].lstrip())
                 i += 1
             language = m["info"].strip().split(" ")[0].lstrip("{.").rstrip("}")

@@ -59,11 +59,15 @@ def test_language_switcher_lands_on_the_twin_page(browser, site_url):
     wait(browser).until(lambda d: d.current_url == site_url + "phases/03-pytorch/")
 
 
-@pytest.mark.parametrize(("path", "query"), [("", "反向传播"), ("", "感受野"), ("en/", "backpropagation"), ("en/", "attention")])
+@pytest.mark.parametrize(
+    ("path", "query"), [("", "反向传播"), ("", "感受野"), ("en/", "backpropagation"), ("en/", "attention")]
+)
 def test_search_finds_terms(browser, site_url, path, query):
     open_page(browser, site_url + path)
     # At desktop width the search box sits in the header (the magnifier label is for narrow screens).
-    box = wait(browser).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "input[data-md-component=search-query]")))
+    box = wait(browser).until(
+        EC.element_to_be_clickable((By.CSS_SELECTOR, "input[data-md-component=search-query]"))
+    )
     box.click()
     box.send_keys(query)
     hits = wait(browser).until(

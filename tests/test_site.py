@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from markdown_structure import read_page
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -61,7 +62,7 @@ def test_chapter_sections_have_explicit_ids(page: Path):
 def test_structure_reader_sees_indented_blocks(tmp_path: Path):
     page = tmp_path / "x.md"
     page.write_text(
-        '## A {#a}\n\n<!--pytest-codeblocks:cont-->\n```python\nx = 1\n```\n\n'
+        "## A {#a}\n\n<!--pytest-codeblocks:cont-->\n```python\nx = 1\n```\n\n"
         '??? success "答案"\n    ```python\n    y = 2\n    ```\n\n![plot](../figures/p.svg)\n'
     )
     got = read_page(page)
