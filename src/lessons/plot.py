@@ -70,6 +70,9 @@ def save_figure(fig: Figure, name: str | os.PathLike[str], *, dpi: int = 110, cl
 
 # --- Training curves, image grids and confusion matrices (Phase 3 onwards) -----------------------------
 
+import numpy as np  # noqa: E402
+from numpy.typing import ArrayLike  # noqa: E402
+
 
 def plot_history(
     history: dict[str, list[float]],
@@ -123,7 +126,12 @@ def plot_history(
 
 
 def plot_image_grid(
-    images, *, titles: list[str] | None = None, ncols: int = 8, cmap: str = "gray", size: float = 1.2
+    images: ArrayLike,
+    *,
+    titles: list[str] | None = None,
+    ncols: int = 8,
+    cmap: str = "gray",
+    size: float = 1.2,
 ) -> Figure:
     """Show images in a grid (e.g. misclassified digits with ``"true 4 / pred 9"`` titles).
 
@@ -142,8 +150,6 @@ def plot_image_grid(
         ValueError: no images, a shape that is not an image batch, `ncols` < 1, or `titles` of the
             wrong length.
     """
-    import numpy as np
-
     arr = np.asarray(images.detach().cpu() if hasattr(images, "detach") else images, dtype=np.float32)
     if arr.ndim == 4 and arr.shape[1] == 1:
         arr = arr[:, 0]
@@ -174,7 +180,7 @@ def plot_image_grid(
 
 
 def plot_confusion_matrix(
-    cm, *, class_names: list[str] | None = None, normalize: bool = False, title: str | None = None
+    cm: ArrayLike, *, class_names: list[str] | None = None, normalize: bool = False, title: str | None = None
 ) -> Figure:
     """Heat map of a confusion matrix (rows: true class, columns: predicted class), counts written in.
 
@@ -190,8 +196,6 @@ def plot_confusion_matrix(
     Raises:
         ValueError: `cm` is not square, or `class_names` has the wrong length.
     """
-    import numpy as np
-
     arr = np.asarray(cm.detach().cpu() if hasattr(cm, "detach") else cm, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise ValueError(f"cm must be a square (C, C) matrix, got shape {arr.shape}")

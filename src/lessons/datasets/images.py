@@ -343,7 +343,10 @@ def make_loaders(
     """A shuffled training loader (with optional augmentation) and an ordered test loader.
 
     Args:
-        X_train, y_train, X_test, y_test: tensors as returned by `load_mnist(test_size=...)`.
+        X_train: training inputs ``(N, ...)``, e.g. from `load_mnist(test_size=...)`.
+        y_train: training labels ``(N,)``.
+        X_test: test inputs ``(M, ...)``.
+        y_test: test labels ``(M,)``.
         batch_size: training batch size.
         eval_batch_size: test batch size (no gradients, so it can be large).
         transform: optional augmentation applied to training images only.
