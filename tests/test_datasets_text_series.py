@@ -15,6 +15,7 @@ from lessons.datasets.text import (
     format_date,
     load_hamlet,
     make_date_pairs,
+    reversal_batch,
     split_text,
 )
 
@@ -158,3 +159,25 @@ def test_chronological_split() -> None:
         chronological_split(10, (0.5, 0.4))
     with pytest.raises(ValueError, match="too small"):
         chronological_split(2, (0.4, 0.3, 0.3))
+
+
+def test_reversal_batch() -> None:
+    src, tgt = reversal_batch(
+        50, vocab_size=7, min_len=2, max_len=5, generator=torch.Generator().manual_seed(0)
+    )
+    assert src.shape == tgt.shape == (50, 5) and src.dtype == torch.long
+    lengths = (src != 0).sum(1)
+    assert int(lengths.min()) >= 2 and int(lengths.max()) <= 5
+    for s, t, n in zip(src, tgt, lengths.tolist(), strict=True):
+        assert t[:n].tolist() == s[:n].flip(0).tolist()
+        assert s[n:].eq(0).all() and t[n:].eq(0).all()
+        assert s[:n].ge(2).all() and s[:n].lt(7).all()
+    a = reversal_batch(4, generator=torch.Generator().manual_seed(1))
+    b = reversal_batch(4, generator=torch.Generator().manual_seed(1))
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    with pytest.raises(ValueError, match="n must be"):
+        reversal_batch(0)
+    with pytest.raises(ValueError, match="min_len"):
+        reversal_batch(2, min_len=5, max_len=4)
+    with pytest.raises(ValueError, match="pad_id < first_id"):
+        reversal_batch(2, pad_id=2, first_id=2)

@@ -26,6 +26,7 @@ __all__ = [
     "format_date",
     "load_hamlet",
     "make_date_pairs",
+    "reversal_batch",
     "split_text",
 ]
 
@@ -195,3 +196,50 @@ def make_date_pairs(
         date = _dt.date.fromordinal(rng.randint(lo, hi))
         pairs.append((format_date(date, rng.choice(formats)), date.isoformat()))
     return pairs
+
+
+def reversal_batch(
+    n: int,
+    *,
+    vocab_size: int = 12,
+    min_len: int = 3,
+    max_len: int = 12,
+    pad_id: int = 0,
+    first_id: int = 2,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of the toy seq2seq task "write the sequence backwards": ``[5, 3, 9] -> [9, 3, 5]``.
+
+    Token ids are drawn uniformly from ``first_id .. vocab_size-1`` (ids below `first_id` are left for
+    specials such as padding and begin-of-sequence); lengths uniformly from ``min_len .. max_len``.
+
+    Args:
+        n: batch size, >= 1.
+        vocab_size: total number of ids, > `first_id`.
+        min_len, max_len: range of sequence lengths, ``1 <= min_len <= max_len``.
+        pad_id: id written after the end of each sequence (it must be below `first_id`).
+        first_id: smallest token id.
+        generator: a seeded `torch.Generator` for a fixed batch (e.g. a test set); ``None`` uses torch's
+            global RNG.
+
+    Returns:
+        ``(src, tgt)``, both ``(n, max_len)`` long tensors padded on the right with `pad_id`.
+
+    Raises:
+        ValueError: a size is out of range, or `pad_id` could collide with a token.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    if not 1 <= min_len <= max_len:
+        raise ValueError(f"need 1 <= min_len <= max_len, got min_len={min_len}, max_len={max_len}")
+    if not 0 <= pad_id < first_id < vocab_size:
+        raise ValueError(f"need 0 <= pad_id < first_id < vocab_size, got {pad_id}, {first_id}, {vocab_size}")
+    lengths = torch.randint(min_len, max_len + 1, (n,), generator=generator)
+    tokens = torch.randint(first_id, vocab_size, (n, max_len), generator=generator)
+    positions = torch.arange(max_len)
+    real = positions[None, :] < lengths[:, None]  # (n, max_len): True on the real tokens
+    src = tokens.masked_fill(~real, pad_id)
+    # reversed: position j of the target holds source position length-1-j
+    index = (lengths[:, None] - 1 - positions[None, :]).clamp(min=0)
+    tgt = src.gather(1, index).masked_fill(~real, pad_id)
+    return src, tgt
