@@ -6,7 +6,8 @@ Example:
     >>> train, val = split_text(text, val_fraction=0.1)
     >>> len(train) + len(val) == len(text)
     True
-    >>> make_date_pairs(1, seed=0)[0][1].count("-")
+    >>> source, iso = make_date_pairs(1, seed=0)[0]
+    >>> iso.count("-")
     2
 """
 
@@ -169,7 +170,8 @@ def make_date_pairs(
         n: number of pairs, >= 1.
         seed: seeds a private `random.Random`, so the global RNG is untouched.
         formats: input formats to draw from uniformly (a subset of `DATE_FORMATS`).
-        start, end: inclusive range the dates are drawn from uniformly.
+        start: first date that can be drawn (inclusive).
+        end: last date that can be drawn (inclusive); dates are uniform between the two.
 
     Returns:
         A list of `n` ``(source, target)`` string pairs.
@@ -216,7 +218,8 @@ def reversal_batch(
     Args:
         n: batch size, >= 1.
         vocab_size: total number of ids, > `first_id`.
-        min_len, max_len: range of sequence lengths, ``1 <= min_len <= max_len``.
+        min_len: shortest sequence length, >= 1.
+        max_len: longest sequence length (also the padded width), >= `min_len`.
         pad_id: id written after the end of each sequence (it must be below `first_id`).
         first_id: smallest token id.
         generator: a seeded `torch.Generator` for a fixed batch (e.g. a test set); ``None`` uses torch's
