@@ -36,8 +36,9 @@ from pytest_socket import socket_allow_hosts  # noqa: E402
 
 LOOPBACK = ["127.0.0.0/8", "::1/128", "localhost"]
 SEED = 0
-# Under pytest-xdist, share the cores between workers instead of letting every worker's torch use them all.
-_TORCH_THREADS = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+# One torch thread per test process: parallelism comes from pytest-xdist workers, small models run faster
+# without thread hand-offs, and serial and parallel runs then compute bit-identical numbers (and figures).
+_TORCH_THREADS = int(os.environ.get("LESSONS_TORCH_THREADS", "1"))
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-socket, which lifts its restrictions between tests
