@@ -209,3 +209,12 @@ def test_evaluate_and_predict_reject_bad_arguments():
         predict(nn.Linear(2, 2), [])
     with pytest.raises(TypeError, match="model"):
         predict("net", [])
+
+
+def test_progress_bar_runs(capsys):
+    train, val = loaders()
+    model = nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    h = fit(model, train, opt, nn.CrossEntropyLoss(), epochs=2, val_loader=val, progress=True)
+    assert h.epochs == 2
+    assert "epochs" in capsys.readouterr().err  # tqdm writes to stderr

@@ -33,6 +33,7 @@ class History(dict[str, list[float]]):
 
     Keys: ``"train_loss"``, ``"train_<metric>"`` for every metric and, with a validation loader,
     ``"val_loss"``, ``"val_<metric>"``. ``history["val_acc"][-1]`` is the last epoch's validation accuracy.
+    Save it with a checkpoint as ``dict(history)`` (``torch.load(weights_only=True)`` accepts plain dicts).
     """
 
     @property
