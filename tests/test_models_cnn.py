@@ -17,6 +17,7 @@ from lessons.models.cnn import (
     SmallCNN,
     conv_output_size,
     receptive_field,
+    trained_digit_cnn,
     vgg,
     vgg_block,
 )
@@ -137,3 +138,18 @@ def test_small_cnn() -> None:
         SmallCNN((8.0, 16))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="Tensor"):
         model([[0.0]])  # type: ignore[arg-type]
+
+
+def test_trained_digit_cnn_is_cached_and_copied() -> None:
+    first = trained_digit_cnn((4,), epochs=1, seed=0)
+    assert isinstance(first.model, SmallCNN) and not first.model.training
+    assert 0.5 < first.test_accuracy <= 1.0 and first.std > 0
+    with torch.no_grad():
+        first.model.head[-1].weight.zero_()  # callers may modify their copy ...
+    second = trained_digit_cnn((4,), epochs=1, seed=0)
+    assert second.test_accuracy == first.test_accuracy  # ... the cache (no retraining) is untouched
+    assert second.model.head[-1].weight.abs().sum() > 0
+    with pytest.raises(ValueError, match="epochs"):
+        trained_digit_cnn(epochs=0)
+    with pytest.raises(TypeError, match="seed"):
+        trained_digit_cnn(seed=1.0)  # type: ignore[arg-type]

@@ -360,7 +360,8 @@ def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> t
 
     Args:
         x: ``(N, C, H, W)`` uint8 or float images.
-        mean, std: C numbers each (e.g. computed on the training images).
+        mean: C numbers, the per-channel means (e.g. from `channel_stats` of the training images).
+        std: C positive numbers, the per-channel standard deviations.
 
     Raises:
         ValueError: `mean`/`std` do not have one value per channel, or a std is not positive.
@@ -483,7 +484,7 @@ def train_classifier(
     """Train an image classifier with augmentation and a learning-rate schedule; report test accuracy.
 
     The recipe: per-channel normalisation with the training set's statistics, `random_crop_flip` on each
-    training batch, cross-entropy, SGD (momentum 0.9, Nesterov) or AdamW with weight decay, and a cosine
+    training batch, cross-entropy, SGD (momentum 0.9) or AdamW with weight decay, and a cosine
     schedule (stepped per epoch) or a one-cycle schedule (stepped per batch), run by `lessons.train.fit`.
     With the defaults and ``resnet18(num_classes=10, stem="small")`` it is the recipe of
     kuangliu/pytorch-cifar (SGD 0.1, weight decay 5e-4, cosine over 200 epochs, crop 4 + flip).
@@ -536,7 +537,7 @@ def train_classifier(
     model.to(device)
     if optimizer == "sgd":
         opt: torch.optim.Optimizer = torch.optim.SGD(
-            model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
+            model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay
         )
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)

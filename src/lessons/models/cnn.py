@@ -4,7 +4,9 @@
 * classic architectures, layer for layer: `LeNet5` (LeCun et al., 1998), `AlexNet` (Krizhevsky et al., 2012),
   `VGG` with `vgg_block` (Simonyan & Zisserman, 2015), `MobileNetV1` with `DepthwiseSeparableConv`
   (Howard et al., 2017);
-* `SmallCNN`: a few conv-BatchNorm-ReLU blocks, the workhorse for 28×28 digits on a CPU.
+* `SmallCNN`: a few conv-BatchNorm-ReLU blocks, the workhorse for 28×28 digits on a CPU;
+* `trained_digit_cnn`: a `SmallCNN` trained on the 5,000 MNIST digits in a few seconds and cached, for the
+  lessons that inspect a trained network (feature maps, Grad-CAM).
 
 Every class accepts ``num_classes`` and ``in_channels``, so the real architectures can be built on the
 ``meta`` device to count parameters (``with torch.device("meta"): m = vgg(16)``) and scaled-down twins can
@@ -13,8 +15,9 @@ be trained in seconds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -25,10 +28,12 @@ __all__ = [
     "LeNet5",
     "MobileNetV1",
     "SmallCNN",
+    "TrainedCNN",
     "VGG",
     "VGG_ARCHS",
     "conv_output_size",
     "receptive_field",
+    "trained_digit_cnn",
     "vgg",
     "vgg_block",
 ]
@@ -476,6 +481,63 @@ class SmallCNN(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         _check_images(x, self.in_channels, "SmallCNN", size=self.image_size, min_size=self.min_size)
         return self.head(self.features(x))
+
+
+class TrainedCNN(NamedTuple):
+    """What `trained_digit_cnn` returns: the model (in eval mode), the normalisation it expects
+    (``(x - mean) / std`` on images in [0, 1]) and its accuracy on the 1,000 held-out digits."""
+
+    model: SmallCNN
+    mean: float
+    std: float
+    test_accuracy: float
+
+
+@functools.lru_cache(maxsize=4)
+def _train_digit_cnn(channels: tuple[int, ...], epochs: int, seed: int) -> tuple[dict, float, float, float]:
+    from lessons.datasets.cifar import channel_stats, train_classifier
+    from lessons.datasets.images import load_mnist
+
+    X_train, X_test, y_train, y_test = load_mnist(test_size=1000, seed=0)
+    with torch.random.fork_rng():  # leave the caller's random state alone
+        torch.manual_seed(seed)
+        model = SmallCNN(channels)
+        history = train_classifier(
+            model, (X_train, y_train), (X_test, y_test), epochs=epochs, batch_size=64, optimizer="adamw",
+            lr=5e-3, weight_decay=1e-4, schedule="onecycle", padding=0, flip=False, device="cpu", seed=seed,
+        )  # fmt: skip
+    (mean,), (std,) = channel_stats(X_train)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return state, mean, std, history["val_acc"][-1]
+
+
+def trained_digit_cnn(channels: Sequence[int] = (16, 32), *, epochs: int = 4, seed: int = 0) -> TrainedCNN:
+    """A `SmallCNN` trained on the 5,000 MNIST digits of `lessons.datasets.images.load_mnist`
+    (4,000 for training, the stratified 1,000 of ``load_mnist(test_size=1000, seed=0)`` held out).
+
+    Training (AdamW, one-cycle schedule, CPU) takes a few seconds and happens once per Python process for
+    each argument combination; later calls return a fresh copy of the cached weights, so callers may modify
+    or hook the model freely. With the defaults the held-out accuracy is about 97%.
+
+    Args:
+        channels: channels of the blocks of the `SmallCNN`.
+        epochs: training epochs.
+        seed: seeds the weights, the shuffling and the augmentation draws.
+
+    Returns:
+        `TrainedCNN` ``(model, mean, std, test_accuracy)``; feed the model ``(x - mean) / std`` with
+        ``x`` of shape ``(N, 1, 28, 28)`` in [0, 1].
+
+    Raises:
+        TypeError, ValueError: bad `channels`, `epochs` or `seed`.
+    """
+    channels = tuple(channels)
+    _check_int("epochs", epochs, 1)
+    _check_int("seed", seed, 0)
+    model = SmallCNN(channels)  # validates `channels`
+    state, mean, std, acc = _train_digit_cnn(channels, epochs, seed)
+    model.load_state_dict(state)
+    return TrainedCNN(model.eval(), mean, std, acc)
 
 
 def _check_images(
