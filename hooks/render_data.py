@@ -14,7 +14,7 @@ while chapters are being written); ``tests/test_plan_data.py`` fails on it.
 
 Run as a script, it writes the jieba search dictionary from the glossary::
 
-    python hooks/render_data.py --jieba          # writes overrides/jieba_user_dict.txt
+    python hooks/render_data.py --jieba          # writes data/jieba_user_dict.txt
     python hooks/render_data.py --jieba --check  # exit 1 if the committed file is out of date
 """
 
@@ -36,7 +36,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 DOCS = ROOT / "docs"
-JIEBA_DICT = ROOT / "overrides" / "jieba_user_dict.txt"
+JIEBA_DICT = ROOT / "data" / "jieba_user_dict.txt"
 JIEBA_FREQ = 20000
 JIEBA_TAG = "n"
 
@@ -713,7 +713,7 @@ def _shown(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jieba", action="store_true", help="write overrides/jieba_user_dict.txt")
+    parser.add_argument("--jieba", action="store_true", help="write data/jieba_user_dict.txt")
     parser.add_argument("--check", action="store_true", help="only check that the file is up to date")
     args = parser.parse_args(argv)
     if not args.jieba:

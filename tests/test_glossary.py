@@ -1,7 +1,7 @@
 """The concepts glossary (data/glossary.yml) and the jieba search dictionary generated from it.
 
 The glossary and the site search must never disagree: every Chinese term of the glossary is one word for
-jieba, the committed dictionary overrides/jieba_user_dict.txt is exactly what the glossary generates, and
+jieba, the committed dictionary data/jieba_user_dict.txt is exactly what the glossary generates, and
 mkdocs.yml hands that file to the search plugin. (Links of the glossary are checked with all other data
 links in test_plan_data.py.)
 """
@@ -96,7 +96,7 @@ def test_jieba_dictionary_lines_are_word_frequency_tag():
 
 def test_mkdocs_hands_the_dictionary_to_the_search_plugin():
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    assert re.search(r"^\s+jieba_dict_user:\s+overrides/jieba_user_dict\.txt\s*$", config, re.M)
+    assert re.search(r"^\s+jieba_dict_user:\s+data/jieba_user_dict\.txt\s*$", config, re.M)
     assert re.search(r"^hooks:\s*\n(\s+- .*\n)*\s+- hooks/render_data\.py", config, re.M)
 
 
