@@ -18,7 +18,7 @@ serve: $(STAMP)                      ## the site at http://127.0.0.1:8000, rebui
 	$(BIN)/mkdocs serve
 
 test: $(STAMP) browser               ## every snippet (both languages), unit tests, site and browser tests
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto --dist loadgroup || [ $$? -eq 5 ]  # 5 = no tests collected: not a failure
 
 build: $(STAMP)                      ## the static site in site/, failing on any warning
 	$(BIN)/mkdocs build --strict
