@@ -200,7 +200,7 @@ def display_width(text: str) -> int:
 def make_test_pytest_args() -> str:
     """The pytest arguments of ``make test`` (read from the Makefile), so the parallel run is the real one."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8") if (ROOT / "Makefile").is_file() else ""
-    m = re.search(r"^test:.*\n(?:\t.*\n)*?\t\$\(BIN\)/python -m pytest(?P<args>[^\n#]*)", makefile, re.M)
+    m = re.search(r"^test:.*\n(?:\t.*\n)*?\t\$\(BIN\)/python -m pytest(?P<args>[^\n#|]*)", makefile, re.M)
     return m["args"].strip() if m and m["args"].strip() else "-n auto"
 
 
