@@ -8,30 +8,19 @@ links in test_plan_data.py.)
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+import render_data_hook
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_hook():
-    if "render_data" in sys.modules:
-        return sys.modules["render_data"]
-    spec = importlib.util.spec_from_file_location("render_data", ROOT / "hooks" / "render_data.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    sys.modules["render_data"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-rd = _load_hook()
+rd = render_data_hook.load()
 GROUPS = rd.load("glossary")["groups"]
 TERMS = [term for group in GROUPS for term in group["terms"]]
 REQUIRED_WORDS = ["反向传播", "感受野", "池化层", "注意力机制", "梯度下降", "卷积神经网络", "批量归一化"]

@@ -10,33 +10,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+import render_data_hook
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 SOURCE_PLANS = Path(os.environ.get("DL_ROADMAP_PLANS", ROOT.parent / "shared" / "plans"))
 
 
-def _load_hook():
-    """hooks/render_data.py, the MkDocs hook (not a package: mkdocs loads it by path, and so do we)."""
-    if "render_data" in sys.modules:
-        return sys.modules["render_data"]
-    spec = importlib.util.spec_from_file_location("render_data", ROOT / "hooks" / "render_data.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    sys.modules["render_data"] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-rd = _load_hook()
+rd = render_data_hook.load()
 TOPICS = rd.load("plan_topics")
 COVERAGE = rd.load("coverage")
 PHASES = rd.load("phases")
