@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PY_SRC := src tests scripts hooks conftest.py
 
 .PHONY: serve test build browser bench lint format lock clean
 
@@ -30,12 +31,12 @@ bench: $(STAMP)                      ## build time, suite serial vs parallel, ti
 	$(BIN)/python scripts/bench.py $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts hooks conftest.py
-	$(BIN)/ruff format --check src tests scripts hooks conftest.py
+	$(BIN)/ruff check $(PY_SRC)
+	$(BIN)/ruff format --check $(PY_SRC)
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix src tests scripts hooks conftest.py
-	$(BIN)/ruff format src tests scripts hooks conftest.py
+	$(BIN)/ruff check --fix $(PY_SRC)
+	$(BIN)/ruff format $(PY_SRC)
 
 lock: $(STAMP)                       ## refresh constraints.txt from what is installed
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^dl-roadmap-lessons' > constraints.txt

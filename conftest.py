@@ -50,5 +50,4 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     torch.set_num_threads(_TORCH_THREADS)
     torch.set_default_dtype(torch.float32)
     plt.close("all")
-    matplotlib.rcdefaults()
-    matplotlib.use("Agg")
+    matplotlib.rcdefaults()  # keeps the backend (Agg, from MPLBACKEND above)

@@ -15,9 +15,13 @@ ZH_NOTEBOOKS = [p for p in NOTEBOOKS if not p.name.endswith(".en.py")]
 
 
 def code_cells(path: Path) -> list[str]:
-    cells = re.split(r"^# %%.*$", path.read_text(encoding="utf-8"), flags=re.MULTILINE)[1:]
-    chunks = re.findall(r"^# %%(.*)$", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
-    return [body.strip() for marker, body in zip(chunks, cells, strict=True) if "[markdown]" not in marker]
+    # split() with a group yields [header, marker, body, marker, body, ...]
+    parts = re.split(r"^# %%(.*)$", path.read_text(encoding="utf-8"), flags=re.MULTILINE)[1:]
+    return [
+        body.strip()
+        for marker, body in zip(parts[::2], parts[1::2], strict=True)
+        if "[markdown]" not in marker
+    ]
 
 
 def test_there_are_projects():
