@@ -77,6 +77,48 @@ def test_search_finds_terms(browser, site_url, path, query):
     assert any(query.lower() in h.text.lower() for h in hits), f"no hit mentions {query!r}"
 
 
+def search_result_links(driver, site_url: str, path: str, query: str) -> list[str]:
+    """Type ``query`` into the search box of ``/path`` and return the links of every result, the ones
+    folded under "more on this page" included."""
+    open_page(driver, site_url + path)
+    box = wait(driver).until(
+        EC.element_to_be_clickable((By.CSS_SELECTOR, "input[data-md-component=search-query]"))
+    )
+    box.click()
+    box.send_keys(query)
+    wait(driver).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".md-search-result__item") or False,
+        message=f"no search result for {query!r}",
+    )
+    return driver.execute_script(
+        "return [...document.querySelectorAll('.md-search-result__list a')].map(a => a.href)"
+    )
+
+
+# Each query also occurs on pages of the other language (the glossary and the coverage map show both
+# terms), so one index for both languages would list those pages too.
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [("", "反向传播"), ("phases/04-mlp/", "反向传播"), ("", "backpropagation")],
+)
+def test_chinese_search_lists_chinese_pages_only(browser, site_url, path, query):
+    links = search_result_links(browser, site_url, path, query)
+    assert links, f"no result links for {query!r}"
+    foreign = [u for u in links if not u.startswith(site_url) or u.startswith(site_url + "en/")]
+    assert not foreign, f"the Chinese site found pages outside it for {query!r}: {foreign}"
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [("en/", "backpropagation"), ("en/phases/04-mlp/", "backpropagation"), ("en/", "反向传播")],
+)
+def test_english_search_lists_english_pages_only(browser, site_url, path, query):
+    links = search_result_links(browser, site_url, path, query)
+    assert links, f"no result links for {query!r}"
+    foreign = [u for u in links if not u.startswith(site_url + "en/")]
+    assert not foreign, f"the English site found pages outside /en/ for {query!r}: {foreign}"
+
+
 def test_formulas_render_with_the_local_katex(browser, site_url):
     open_page(browser, site_url + "phases/02-math/")
     wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".arithmatex .katex"))
