@@ -8,9 +8,12 @@ links in test_plan_data.py.)
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -122,3 +125,127 @@ def test_check_mode_reports_a_stale_dictionary(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(rd, "JIEBA_DICT", stale)
     assert rd.main(["--jieba", "--check"]) == 1
     assert "out of date" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------ the terms in the search index
+#
+# A reader finds a concept by searching for its name: the Chinese term on the Chinese site, the English
+# term on the English one. So each chapter that the glossary links a term to uses the term in its prose
+# (headings and text, not code or output blocks), and the built search index of that language holds it:
+# the Chinese term as whole jieba tokens, the English term as words (a plural and -ise/-ize count).
+
+CHAPTER_PAGES = sorted({term["link"].split("#")[0] for term in TERMS if term["link"].startswith("phases/")})
+
+
+def is_stub(path: str) -> bool:
+    """A chapter not written yet: both twins carry the "being written" notice that the data links also
+    recognise (render_data.PLACEHOLDER: 本章正在编写 / This chapter is being written) and have no `##`
+    section. A chapter with sections is checked even if its notice is left in."""
+    for lang in rd.LANGS:
+        page = rd.twin(path, lang)
+        index = rd.page_index(page)
+        text = (rd.DOCS / page).read_text(encoding="utf-8")
+        if index is None or not index.placeholder or re.search(r"^##\s", text, re.M):
+            return False
+    return True
+
+
+STUB_PAGES = [p for p in CHAPTER_PAGES if is_stub(p)]
+TAUGHT_TERMS = [t for t in TERMS if t["link"].split("#")[0] in set(CHAPTER_PAGES) - set(STUB_PAGES)]
+
+
+def test_only_stub_chapters_are_left_out():
+    written = [p for p in CHAPTER_PAGES if int(p.removeprefix("phases/")[:2]) <= 6]
+    assert written and not set(written) & set(STUB_PAGES), "phases 1-6 are written: their terms are checked"
+
+
+@dataclass(frozen=True)
+class SearchIndex:
+    """One language's built search index: the separator it tokenizes with and each page's prose."""
+
+    separator: re.Pattern[str]
+    prose: dict[str, str]  # page URL ("phases/04-mlp/") -> title and text of all its entries, code removed
+
+    def split(self, text: str) -> list[str]:
+        """Text to search tokens as the browser makes them: split at the index's separator, lower case,
+        and lunr's trimmer, which strips punctuation from both ends (a lone "–" or "（" disappears)."""
+        tokens = (re.sub(r"^\W+|\W+$", "", tok) for tok in self.separator.split(text.lower()))
+        return [tok for tok in tokens if tok]
+
+    def tokens(self, url: str) -> list[str]:
+        return self.split(self.prose.get(url, ""))
+
+
+def read_index(path: Path) -> SearchIndex:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    prose: dict[str, list[str]] = {}
+    for entry in data["docs"]:
+        text = re.sub(r"<pre\b.*?</pre>", " ", entry["text"], flags=re.S)  # code and output blocks
+        text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+        prose.setdefault(entry["location"].split("#")[0], []).extend([entry["title"], text])
+    return SearchIndex(re.compile(data["config"]["separator"]), {u: " ".join(t) for u, t in prose.items()})
+
+
+@pytest.fixture(scope="module")
+def search_indexes(site_dir: Path) -> dict[str, SearchIndex]:
+    """The per-language indexes that hooks/search_i18n.py writes: search/ (中文) and en/search/."""
+    return {
+        "zh": read_index(site_dir / "search" / "search_index.json"),
+        "en": read_index(site_dir / "en" / "search" / "search_index.json"),
+    }
+
+
+def page_url(link: str) -> str:
+    """The URL of a docs-relative page in its language's index: phases/04-mlp.md -> phases/04-mlp/."""
+    return link.split("#")[0].removesuffix(".md") + "/"
+
+
+@pytest.mark.xdist_group("site")
+def test_each_language_has_its_own_index(site_dir, search_indexes):
+    """Every page of a language is in its language's index, and no page of the other language is."""
+    for lang, root in (("zh", site_dir), ("en", site_dir / "en")):
+        pages = {
+            "" if p.parent == root else p.parent.relative_to(root).as_posix() + "/"
+            for p in root.rglob("index.html")
+            if lang == "en" or not p.is_relative_to(site_dir / "en")
+        }
+        assert set(search_indexes[lang].prose) == pages, f"the {lang} index does not list the {lang} pages"
+    zh, en = (search_indexes[lang].prose["phases/04-mlp/"] for lang in ("zh", "en"))
+    assert zh.startswith("阶段") and en.startswith("Phase 4"), (zh[:20], en[:20])
+
+
+def contains(tokens: list[str], words: list[str]) -> bool:
+    n = len(words)
+    return n > 0 and any(tokens[i : i + n] == words for i in range(len(tokens) - n + 1))
+
+
+@pytest.mark.xdist_group("site")
+@pytest.mark.parametrize("term", TAUGHT_TERMS, ids=lambda t: t["id"])
+def test_chinese_chapter_uses_the_chinese_term(term, search_indexes, tokenizer):
+    index = search_indexes["zh"]
+    han = re.compile(r"[\u4e00-\u9fff]+")
+    segmented = han.sub(lambda m: "\u200b" + "\u200b".join(tokenizer.cut(m.group())) + "\u200b", term["zh"])
+    words = index.split(segmented)
+    url = page_url(term["link"])
+    assert contains(index.tokens(url), words), f"{term['link']} (中文) never says {term['zh']} in its prose"
+
+
+def english_pattern(term: str) -> re.Pattern[str]:
+    """The English term as words: with or without its parenthesis ("multilayer perceptron (MLP)" or
+    "multilayer perceptron"), a space, hyphen or dash between words, -ise or -ize, and a plural."""
+    forms = {term, re.sub(r"\s*\([^)]*\)", "", term)}
+    alternatives = []
+    for form in forms:
+        words = [re.escape(w) for w in re.split(r"[\s\-–]+", form) if w]
+        words = [re.sub(r"i[sz](e|ation|ing|ed)$", r"i[sz]\1", w) for w in words]
+        alternatives.append(r"[\s\-–]+".join(words).replace(r"\(", r"\(\s*").replace(r"\)", r"\s*\)"))
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")(?:s|es)?(?!\w)", re.I)
+
+
+@pytest.mark.xdist_group("site")
+@pytest.mark.parametrize("term", TAUGHT_TERMS, ids=lambda t: t["id"])
+def test_english_chapter_uses_the_english_term(term, search_indexes):
+    prose = search_indexes["en"].prose.get(page_url(term["link"]), "")
+    assert english_pattern(term["en"]).search(" ".join(prose.split())), (
+        f"{rd.twin(term['link'].split('#')[0], 'en')} never says {term['en']!r} in its prose"
+    )
