@@ -60,7 +60,17 @@ def test_language_switcher_lands_on_the_twin_page(browser, site_url):
 
 
 @pytest.mark.parametrize(
-    ("path", "query"), [("", "反向传播"), ("", "感受野"), ("en/", "backpropagation"), ("en/", "attention")]
+    ("path", "query"),
+    [
+        ("", "反向传播"),
+        ("", "感受野"),
+        ("", "批量归一化"),
+        ("", "长短期记忆"),  # a prefix of the indexed word 长短期记忆网络
+        ("", "门控循环单元"),
+        ("", "广播机制"),
+        ("en/", "backpropagation"),
+        ("en/", "attention"),
+    ],
 )
 def test_search_finds_terms(browser, site_url, path, query):
     open_page(browser, site_url + path)
