@@ -82,7 +82,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         results, failed = {}, {}
         for name, env in SETTINGS.items():
-            failed[name] = run(args.pages, name, env, Path(tmp) / name, args.workers)
+            # Two torch threads per worker on two cores: one worker, or the threads fight for the cores.
+            workers = "1" if "LESSONS_TORCH_THREADS" in env else args.workers
+            failed[name] = run(args.pages, name, env, Path(tmp) / name, workers)
             results[name] = load(Path(tmp) / name)
     for name, ids in failed.items():
         for test_id in sorted(ids):
