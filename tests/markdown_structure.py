@@ -1,5 +1,9 @@
 """Read the parts of a Markdown page that must agree between its 中文 and English twins: fenced code
-blocks (also those indented inside admonitions and tabs), test markers, images and the heading outline."""
+blocks (also those indented inside admonitions and tabs), test markers, images and the heading outline.
+
+Diagram fences (```diagram, Mermaid source) are the one kind of block whose text differs between twins: each
+page's labels are in its own language. They must still draw the same graph, which :func:`diagram_skeleton`
+compares: the source with every quoted label and the accessible title and description taken out."""
 
 from __future__ import annotations
 
@@ -13,6 +17,11 @@ MARKER = re.compile(r"<!--\s*(pytest[\w.-]*[:.][^>]*?)\s*-->")
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)")
 ID_ATTR = re.compile(r"#([\w-]+)")
 
+DIAGRAM_LANGUAGES = frozenset({"diagram"})  # mkdocs.yml: pymdownx.superfences custom_fences
+QUOTED_LABEL = re.compile(r'"[^"\n]*"')
+ACC_LINE = re.compile(r"^([ \t]*acc(?:Title|Descr)[ \t]*:).*$", re.M)
+ACC_BLOCK = re.compile(r"^([ \t]*accDescr[ \t]*)\{[^}]*\}", re.M)
+
 
 @dataclass
 class Page:
@@ -21,11 +30,25 @@ class Page:
     markers: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     headings: list[tuple[int, str | None]] = field(default_factory=list)  # (level, explicit id)
+    # Lines (1-based) of cont / expected-output markers that pytest-codeblocks would attach to a diagram
+    # fence: it links such a marker to the fence just before it, whatever its language.
+    markers_after_diagram: list[int] = field(default_factory=list)
+
+
+def diagram_skeleton(code: str) -> str:
+    """What two language versions of a diagram share: node ids, shapes, edges, their kinds and order, the
+    direction and any styling. Quoted labels (``a["输入"]``, ``-->|"恒等"|``) become ``"…"`` and the text of
+    ``accTitle:`` / ``accDescr:`` lines (or an ``accDescr { ... }`` block) is dropped, so an unquoted label
+    that was translated shows up as a difference."""
+    code = ACC_BLOCK.sub(r"\1{…}", code)
+    code = ACC_LINE.sub(r"\1 …", code)
+    return QUOTED_LABEL.sub('"…"', code)
 
 
 def read_page(path: Path) -> Page:
     page = Page(path)
     lines = path.read_text(encoding="utf-8").splitlines()
+    last_language = None
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -40,8 +63,14 @@ def read_page(path: Path) -> Page:
                 i += 1
             language = m["info"].strip().split(" ")[0].lstrip("{.").rstrip("}")
             page.code_blocks.append((language, "\n".join(body)))
+            last_language = language
         else:
-            page.markers += MARKER.findall(line)
+            found = MARKER.findall(line)
+            if last_language in DIAGRAM_LANGUAGES and any(
+                k.endswith((":cont", "expected-output", "expected-output-ignore-whitespace")) for k in found
+            ):
+                page.markers_after_diagram.append(i + 1)
+            page.markers += found
             page.images += IMAGE.findall(line)
             if h := HEADING.match(line):
                 ids = ID_ATTR.findall(h["attrs"] or "")

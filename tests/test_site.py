@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from markdown_structure import read_page
+from markdown_structure import DIAGRAM_LANGUAGES, diagram_skeleton, read_page
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 ZH_PAGES = sorted(p for p in DOCS.rglob("*.md") if not p.name.endswith(".en.md"))
@@ -45,7 +45,14 @@ def test_twins_have_the_same_code_markers_images_and_outline(zh: Path):
     a, b = read_page(zh), read_page(en)
     assert len(a.code_blocks) == len(b.code_blocks), "different number of code blocks"
     for n, (block_zh, block_en) in enumerate(zip(a.code_blocks, b.code_blocks, strict=True), 1):
-        assert block_zh == block_en, f"code block {n} differs between {rel(zh)} and {rel(en)}"
+        (lang_zh, code_zh), (lang_en, code_en) = block_zh, block_en
+        if lang_zh in DIAGRAM_LANGUAGES and lang_en == lang_zh:  # labels in each page's language
+            assert diagram_skeleton(code_zh) == diagram_skeleton(code_en), (
+                f"diagram (block {n}) of {rel(zh)} and {rel(en)} differs in more than its quoted labels: "
+                "same node ids, shapes and edges in both, and every translated label in quotes"
+            )
+        else:
+            assert block_zh == block_en, f"code block {n} differs between {rel(zh)} and {rel(en)}"
     assert a.markers == b.markers, "pytest-codeblocks / pytest.mark comments differ"
     assert a.images == b.images, "images differ"
     assert [lvl for lvl, _ in a.headings] == [lvl for lvl, _ in b.headings], "heading levels differ"
@@ -70,6 +77,42 @@ def test_structure_reader_sees_indented_blocks(tmp_path: Path):
     assert got.markers == ["pytest-codeblocks:cont"]
     assert got.images == ["../figures/p.svg"]
     assert got.headings == [(2, "a")]
+
+
+@pytest.mark.parametrize("page", ZH_PAGES + EN_PAGES, ids=rel)
+def test_no_test_marker_refers_back_to_a_diagram(page: Path):
+    """pytest-codeblocks links `cont` and `expected-output` to the fence right before them, diagrams too:
+    a diagram between a code block and its `cont` would silently take the continuation (and not run it)."""
+    lines = read_page(page).markers_after_diagram
+    assert not lines, f"{rel(page)}, lines {lines}: move the diagram out from between the blocks"
+
+
+def test_diagram_twins_may_differ_only_in_quoted_labels(tmp_path: Path):
+    zh, en = tmp_path / "x.md", tmp_path / "x.en.md"
+    zh.write_text(
+        "```diagram\nflowchart TB\n  accTitle: 残差块\n  accDescr { 两条路\n  相加 }\n"
+        '  x["输入 x"] --> f["3×3 卷积"]\n  x -->|"恒等"| add(("+"))\n  f --> add\n```\n'
+    )
+    en.write_text(
+        "```diagram\nflowchart TB\n  accTitle: Residual block\n  accDescr { two paths,\n  added }\n"
+        '  x["input x"] --> f["3×3 conv"]\n  x -->|"identity"| add(("+"))\n  f --> add\n```\n'
+    )
+    [(lang_zh, code_zh)], [(lang_en, code_en)] = read_page(zh).code_blocks, read_page(en).code_blocks
+    assert lang_zh == lang_en == "diagram" and lang_zh in DIAGRAM_LANGUAGES
+    assert code_zh != code_en
+    assert diagram_skeleton(code_zh) == diagram_skeleton(code_en)
+    assert 'x["…"] --> f["…"]' in diagram_skeleton(code_en)
+    # Anything but a quoted label counts: another edge, another node id, another arrow, an unquoted label.
+    for changed in (
+        code_en + "\n  x --> f",
+        code_en.replace("f --> add", "g --> add"),
+        code_en.replace("f --> add", "f -.-> add"),
+        code_en.replace('f["3×3 conv"]', "f[3×3 conv]"),
+    ):
+        assert diagram_skeleton(changed) != diagram_skeleton(code_zh), changed
+    en.write_text(en.read_text() + "\n<!--pytest-codeblocks:cont-->\n```python\nx = 1\n```\n")
+    assert read_page(en).markers_after_diagram == [11]
+    assert read_page(zh).markers_after_diagram == []
 
 
 def test_api_reference_covers_every_module():
