@@ -23,6 +23,8 @@ test: $(STAMP) browser               ## every snippet (both languages), unit tes
 
 refresh: $(STAMP)                    ## run every page; write what it prints and draws into docs/ (PAGES=... for some)
 	LESSONS_FIGURES=$(CURDIR)/docs/figures $(BIN)/python -m pytest -n auto -q --refresh $(or $(PAGES),docs)
+	@# project notebooks: each docs/projects/*.py run in a Jupyter kernel into its .ipynb (skipped with PAGES)
+	$(if $(PAGES),@true,$(BIN)/python -m pytest -q --refresh tests/test_projects.py)
 
 spread: $(STAMP)                     ## how far PAGES' outputs move across CPU kernel paths and thread counts
 	$(BIN)/python scripts/spread.py $(PAGES)

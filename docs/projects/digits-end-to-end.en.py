@@ -16,22 +16,25 @@
 # analysis → model card**. Here we walk through it on scikit-learn's 8×8 handwritten digits (1,797 images,
 # available offline); it runs in seconds.
 #
-# This page is a Jupyter notebook (jupytext's `.py` format, kept in `docs/projects/` of the repository),
-# executed in full by the test suite. Locally, `jupytext --to notebook` turns it into an `.ipynb`.
+# This page is a Jupyter notebook. Its source is a jupytext `.py` in the repository's `docs/projects/`;
+# `make refresh` runs it in a real Jupyter kernel and writes the outputs (numbers and figures) into the
+# `.ipynb` beside it, which is what the site shows. The test suite runs every cell again and checks that it
+# prints what the page shows: exactly, or within the tolerance that cell declares. To experiment locally,
+# open the `.ipynb`.
 
 # %%
 import torch
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from lessons import save_figure, seed_everything
+from lessons import seed_everything
 from lessons.datasets.images import load_digits, make_loaders, stratified_split
 from lessons.metrics import accuracy, confusion_matrix
 from lessons.models.mlp import MLP
 from lessons.plot import plot_confusion_matrix, plot_history
 from lessons.train import fit, predict
 
-seed_everything(0)
+_ = seed_everything(0)  # returns a torch.Generator; `_ =` keeps it off the page
 
 # %% [markdown]
 # ## 1. Splitting the data
@@ -65,17 +68,19 @@ assert majority_acc < 0.15 < 0.9 < logreg_acc
 # ## 3. Model and training
 #
 # An MLP with two hidden layers, AdamW and a little dropout; `lessons.train.fit` records the training and
-# validation loss and accuracy of every epoch.
+# validation loss and accuracy of every epoch, plotted below.
 #
-# ![Training curves](../../figures/projects/digits-history.svg)
+# The result depends on the random seed, and on the machine: PyTorch picks its kernels per CPU. Trained once
+# with each of the seeds 0–9, the best validation accuracy lands between 0.972 and 0.979 (a spread of two
+# of the 288 images), so the test only asks that a new run print a number within 0.01 of the one shown.
 
-# %%
+# %% tolerance="abs=0.01" alt="Training curves: training and validation loss (left) and accuracy (right) per epoch"
 train_loader, val_loader = make_loaders(X_train, y_train, X_val, y_val, batch_size=64)
 model = MLP(64, [128, 64], 10, dropout=0.1)
 optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
 history = fit(model, train_loader, optimizer, nn.CrossEntropyLoss(), epochs=30,
               val_loader=val_loader, metrics={"acc": accuracy})
-save_figure(plot_history(history, metrics=("loss", "acc")), "projects/digits-history.svg")
+fig = plot_history(history, metrics=("loss", "acc"))
 print(f"best validation accuracy {max(history['val_acc']):.3f}")
 
 # %% [markdown]
@@ -87,8 +92,11 @@ print(f"best validation accuracy {max(history['val_acc']):.3f}")
 # Record the result honestly: on this small data set the MLP's test accuracy lands within two points of
 # logistic regression (the `assert` below checks it). With 8×8 images and nearly linearly separable
 # classes, depth has little to add. Saying so in the model card is part of the project.
+#
+# Over the seeds 0–9 the MLP's test accuracy ranges from 0.961 to 0.972 (four of the 360 images), while logistic
+# regression scores 0.964 every time; the test lets these numbers move by 0.015.
 
-# %%
+# %% tolerance="abs=0.015"
 _, test_loader = make_loaders(X_train, y_train, X_test, y_test)
 logits = predict(model, test_loader)
 mlp_acc = accuracy(logits, y_test)
@@ -99,18 +107,23 @@ assert mlp_acc > 0.95 and abs(mlp_acc - logreg_test_acc) < 0.02
 # %% [markdown]
 # ## 5. Error analysis
 #
-# The confusion matrix shows which digits the model mixes up. The most common mistake often says more
-# about the next step than the overall accuracy: more data, augmentation, or a model that uses spatial
-# structure (see [Phase 5: CNNs](../../phases/05-cnn/)).
+# The confusion matrix shows which digits the model mixes up (rows: the true digit, columns: the
+# prediction). Where the model goes wrong often says more about the next step than the overall accuracy:
+# more data, augmentation, or a model that uses spatial structure (see [Phase 5: CNNs](../../phases/05-cnn/)).
+# The cell also prints the recall of each digit: the share of its test images read correctly.
 #
-# ![Confusion matrix](../../figures/projects/digits-confusion.svg)
+# Single mistakes move around: each digit has only 35–37 test images, and with another seed the most
+# common mistake may change from "8 read as 1" to "4 read as 9". The pattern holds: over the seeds 0–9,
+# 8 has the lowest recall seven times and shares the lowest twice (0.80–0.94), most often read as a 1;
+# every other digit stays at 0.92 or above. No digit's recall moves by more than 0.08 from seed 0's, so the
+# test allows 0.1.
 
-# %%
+# %% tolerance="abs=0.1" alt="Confusion matrix on the test set: rows are the true digits, columns the predicted ones"
 cm = confusion_matrix(logits.argmax(1), y_test, num_classes=10)
-save_figure(plot_confusion_matrix(cm), "projects/digits-confusion.svg")
-off_diagonal = cm - torch.diag(torch.diag(cm))
-true_digit, predicted = divmod(int(off_diagonal.argmax()), 10)
-print(f"most frequent mistake: {true_digit} read as {predicted} ({int(off_diagonal.max())} times)")
+recall = cm.diag() / cm.sum(1)  # rows of cm: the true digit
+fig = plot_confusion_matrix(cm)
+print("digit  " + " ".join(f"{digit:>4}" for digit in range(10)))
+print("recall " + " ".join(f"{r:4.2f}" for r in recall.tolist()))
 assert int(cm.sum()) == len(y_test) and int(cm.trace()) == round(mlp_acc * len(y_test))
 
 # %% [markdown]
@@ -120,7 +133,9 @@ assert int(cm.sum()) == len(y_test) and int(cm.trace()) == round(mlp_acc * len(y
 #
 # - **Task and data**: 8×8 grey-level handwritten digits, 10 classes; 1,149 / 288 / 360 images for
 #   training / validation / test.
-# - **Result**: the test accuracy printed above, next to the logistic-regression baseline.
+# - **Result**: the test accuracy printed in section 4, next to the logistic-regression baseline, with its
+#   spread over seeds (0.961–0.972): a gap too small to call either model better.
+# - **Known weaknesses**: the recall and confusion matrix of section 5; 8 is the digit most often misread.
 # - **Limits**: tiny images and few writers; do not expect the same accuracy on real-world photos.
 # - **Reproducing**: the random seed, the dependency versions and the command to run.
 #

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")  # no screen needed; must precede pyplot's first import
+# No screen needed: Agg, before pyplot's first import. Unless a backend was chosen: a Jupyter kernel sets
+# MPLBACKEND to its inline backend, which is what shows a notebook's figures under their cells.
+if not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
