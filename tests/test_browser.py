@@ -138,3 +138,66 @@ def test_formulas_render_with_the_local_katex(browser, site_url):
     assert unrendered == 0
     errors = browser.find_elements(By.CSS_SELECTOR, ".katex-error")
     assert not errors, f"KaTeX could not parse: {[e.get_attribute('title') for e in errors][:3]}"
+
+
+# ```diagram fences (assets/javascripts/diagrams.js) are drawn in their div's shadow root: read labels there.
+DRAWN_LABELS = """
+return [...document.querySelectorAll('.dl-diagram')].map(d => {
+  const svg = d.shadowRoot && d.shadowRoot.querySelector('svg');
+  return svg ? [...svg.querySelectorAll('.nodeLabel, .edgeLabel')].map(e => e.textContent).join(' | ') : null;
+});
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "present", "absent"),
+    [
+        ("phases/05-cnn/", ["恒等：形状不变", "3×3 卷积 → BN", "F(x)"], ["identity"]),
+        ("en/phases/05-cnn/", ["identity: same shape", "3×3 conv → BN", "F(x)"], ["恒等"]),
+        ("phases/06-rnn/", ["遗忘门", "输出门", "上下文", "GRU 单元"], ["forget gate", "context"]),
+        ("en/phases/06-rnn/", ["forget gate", "output gate", "context", "GRU cell"], ["遗忘门", "上下文"]),
+    ],
+)
+def test_diagrams_are_drawn_locally_in_the_page_language(browser, site_url, path, present, absent):
+    open_page(browser, site_url + path)
+    texts = wait(browser).until(
+        lambda d: (t := d.execute_script(DRAWN_LABELS)) and None not in t and t,
+        message=f"the diagrams of /{path} were not drawn",
+    )
+    text = " | ".join(texts)
+    missing = [label for label in present if label not in text]
+    assert not missing, f"labels {missing} not in the drawn diagrams of /{path}: {text[:300]}"
+    wrong = [label for label in absent if label in text]
+    assert not wrong, f"labels of the other language {wrong} in /{path}"
+    urls = requested_urls(browser)
+    assert any("/vendor/mermaid/mermaid.esm.min.mjs" in u for u in urls), "Mermaid was not loaded"
+    outside = [u for u in urls if urlsplit(u).scheme not in LOCAL_SCHEMES and not u.startswith(site_url)]
+    assert not outside, f"requests left localhost: {outside}"
+    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, f"console errors on /{path}: {errors}"
+
+
+def test_a_page_without_diagrams_does_not_load_mermaid(browser, site_url):
+    open_page(browser, site_url + "phases/02-math/")
+    # KaTeX is drawn from the same page event that would import Mermaid: once formulas show, it would have.
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".arithmatex .katex"))
+    assert browser.execute_script("return document.querySelectorAll('.dl-diagram').length") == 0
+    urls = requested_urls(browser)
+    assert any(u.endswith("/assets/javascripts/diagrams.js") for u in urls), "diagrams.js is not on the page"
+    loaded = [u for u in urls if "/vendor/mermaid/" in u]
+    assert not loaded, f"a page without diagrams fetched {loaded}"
+
+
+def test_diagrams_follow_the_dark_palette(browser, site_url):
+    open_page(browser, site_url + "phases/05-cnn/")
+    wait(browser).until(lambda d: None not in (t := d.execute_script(DRAWN_LABELS)) and t)
+    label_colour = (
+        "return getComputedStyle(document.querySelector('.dl-diagram').shadowRoot"
+        ".querySelector('.nodeLabel')).color"
+    )
+    light = browser.execute_script(label_colour)
+    # What Material's palette toggle does:
+    browser.execute_script("document.body.setAttribute('data-md-color-scheme', 'slate')")
+    dark = browser.execute_script(label_colour)
+    browser.execute_script("document.body.setAttribute('data-md-color-scheme', 'default')")
+    assert light != dark, f"the label colour stayed {light} in the dark palette"
