@@ -36,15 +36,20 @@ def requested_urls(driver) -> list[str]:
     return urls
 
 
+def assert_local_and_quiet(driver, site_url: str, path: str, urls: list[str]) -> None:
+    """No request of `urls` left the local site, and the page logged no console error."""
+    outside = [u for u in urls if urlsplit(u).scheme not in LOCAL_SCHEMES and not u.startswith(site_url)]
+    assert not outside, f"requests left localhost: {outside}"
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, f"console errors on /{path}: {errors}"
+
+
 @pytest.mark.parametrize("path", ["", "en/", "phases/02-math/", "en/notes/concepts/", "plan/progress/"])
 def test_page_loads_offline_without_errors(browser, site_url, path):
     open_page(browser, site_url + path)
     urls = requested_urls(browser)
     assert urls, "no request was recorded: the performance log is not working"
-    outside = [u for u in urls if urlsplit(u).scheme not in LOCAL_SCHEMES and not u.startswith(site_url)]
-    assert not outside, f"requests left localhost: {outside}"
-    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-    assert not errors, f"console errors on /{path}: {errors}"
+    assert_local_and_quiet(browser, site_url, path, urls)
 
 
 def test_language_switcher_lands_on_the_twin_page(browser, site_url):
@@ -171,10 +176,7 @@ def test_diagrams_are_drawn_locally_in_the_page_language(browser, site_url, path
     assert not wrong, f"labels of the other language {wrong} in /{path}"
     urls = requested_urls(browser)
     assert any("/vendor/mermaid/mermaid.esm.min.mjs" in u for u in urls), "Mermaid was not loaded"
-    outside = [u for u in urls if urlsplit(u).scheme not in LOCAL_SCHEMES and not u.startswith(site_url)]
-    assert not outside, f"requests left localhost: {outside}"
-    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-    assert not errors, f"console errors on /{path}: {errors}"
+    assert_local_and_quiet(browser, site_url, path, urls)
 
 
 def test_a_page_without_diagrams_does_not_load_mermaid(browser, site_url):
