@@ -259,6 +259,7 @@ UI = {
         "partial": "◐ 小规模版本",
         "out": "✗ 不在本站范围",
         "pending": "（尚在编写）",
+        "planned": "… 尚在编写",
         "ms_body": "本周结束时按{checklist}自查，在{tracker}页勾选通过的项。",
         "checklist": "里程碑清单",
         "tracker": "进度追踪",
@@ -308,6 +309,7 @@ UI = {
         "partial": "◐ small-scale version",
         "out": "✗ out of scope here",
         "pending": "(not written yet)",
+        "planned": "… not written yet",
         "ms_body": "At the end of the week, check yourself against the {checklist} "
         "and tick what you pass on the {tracker}.",
         "checklist": "milestone checklist",
@@ -433,7 +435,7 @@ class Renderer:
             name = cell(t(topic, self.lang))
             if self.lang == "en":
                 name += f'<br><small lang="zh">{cell(topic["zh"])}</small>'
-            note = self.ui.get(status, status)
+            note = self.ui["planned" if status == "pending" else status]
             if entry.get("note"):
                 note += " " + cell(t(entry["note"], self.lang))
             rows.append(f"| {n} | {name} | {self.links(entry.get('to', []))} | {note} |")
@@ -443,16 +445,17 @@ class Renderer:
         data = load("plan_topics")
         cover = load("coverage")
         ui = self.ui
-        head = f"| {ui['plan']} | {ui['topics']} | {ui['taught']} | {ui['partial']} | {ui['out']} |"
-        rows = [head, "|---|---|---|---|---|"]
-        totals = [0, 0, 0, 0]
+        columns = ("plan", "topics", "taught", "partial", "out", "planned")
+        head = "| " + " | ".join(ui[c] for c in columns) + " |"
+        rows = [head, "|---|---|---|---|---|---|"]
+        totals = [0, 0, 0, 0, 0]
         for plan_id, plan in data["plans"].items():
-            counts = [0, 0, 0, 0]
+            counts = [0, 0, 0, 0, 0]
             for topic in data["topics"]:
                 if topic["plan"] == plan_id:
                     status = cover.get(topic["id"], {}).get("status", "taught")
                     counts[0] += 1
-                    counts[{"taught": 1, "partial": 2, "out": 3}[status]] += 1
+                    counts[{"taught": 1, "partial": 2, "out": 3, "pending": 4}[status]] += 1
             totals = [a + b for a, b in zip(totals, counts, strict=True)]
             name = f"[{plan_id} · {cell(t(plan['title'], self.lang))}](#plan-{plan_id})"
             rows.append(f"| {name} | " + " | ".join(map(str, counts)) + " |")

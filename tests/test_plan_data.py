@@ -147,8 +147,8 @@ def test_coverage_entry_is_complete(topic_id):
     assert set(entry) <= {"to", "status", "note"}, f"unknown keys {set(entry) - {'to', 'status', 'note'}}"
     assert entry.get("to"), "an entry links to at least one page"
     status = entry.get("status", "taught")
-    assert status in {"taught", "partial", "out"}
-    if status != "taught":
+    assert status in {"taught", "partial", "out", "pending"}  # pending: its section is not written yet
+    if status in {"partial", "out"}:
         note = entry.get("note") or {}
         assert note.get("zh") and note.get("en"), f"a {status!r} entry must say why, in both languages"
 
