@@ -63,6 +63,10 @@ class Output:
     marker_line: int
     tolerance: Tolerance | None  # None: exact
 
+    def mismatch(self, printed: str) -> str | None:
+        """Why `printed` is not what this block shows (exactly, or within its tolerance); None if it is."""
+        return (self.tolerance or Tolerance()).mismatch(self.fence.code, printed)
+
 
 @dataclass
 class Segment:
@@ -193,7 +197,7 @@ def with_outputs(text: str, path: Path, outputs: dict[tuple, list[str]]) -> str:
             continue
         for segment, stdout in zip(chain.segments, printed, strict=True):
             out, indent = segment.output, segment.fence.indent
-            if out is not None and (out.tolerance or Tolerance()).mismatch(out.fence.code, stdout) is None:
+            if out is not None and out.mismatch(stdout) is None:
                 continue
             block = [f"{indent}{line}\n" if line else "\n" for line in stdout.splitlines()]
             if out is not None and stdout:

@@ -25,9 +25,10 @@ from pathlib import Path
 import pytest
 
 from harness import markdown
-from harness.outputs import Tolerance
 
-_RECORD_ENV = "HARNESS_RECORD_DIR"  # where workers write what each chain printed, in --refresh runs
+_RECORD_ENV = (
+    "HARNESS_RECORD_DIR"  # where workers write what each chain printed (--refresh, --record-outputs)
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -163,7 +164,7 @@ def _check(segment: markdown.Segment, stdout: str) -> None:
                 f"It printed:\n{stdout}"
             )
         return
-    why = (shown.tolerance or Tolerance()).mismatch(shown.fence.code, stdout)
+    why = shown.mismatch(stdout)
     if why:
         raise BlockFailed(
             f"{where}: {why} (`make refresh` rewrites it).\n"
@@ -179,25 +180,31 @@ def _explain(chain: markdown.Chain, segment: markdown.Segment, error: Exception,
     return text + (f"It printed before that:\n{printed}" if printed else "")
 
 
+def read_records(directory: Path) -> list[dict]:
+    """What a --record-outputs (or --refresh) run wrote: one ``{"page", "line", "printed"}`` per chain."""
+    return [json.loads(line) for f in directory.glob("*.jsonl") for line in f.read_text("utf-8").splitlines()]
+
+
+def _twin(page: Path) -> Path:
+    if page.name.endswith(".en.md"):
+        return page.with_name(page.name.removesuffix(".en.md") + ".md")
+    return page.with_name(page.name.removesuffix(".md") + ".en.md")
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """After a --refresh run (in the controlling process): write what was printed into every page."""
     config = session.config
     if not config.getoption("refresh") or hasattr(config, "workerinput"):
         return
-    record_dir = Path(os.environ[_RECORD_ENV])
-    runs = [
-        json.loads(line) for f in record_dir.glob("*.jsonl") for line in f.read_text("utf-8").splitlines()
-    ]
-    by_key: dict[tuple, list[str]] = {}
-    for run in runs:
-        page = Path(run["page"])
-        chain = next(c for c in markdown.parse(page) if c.lineno == run["line"])
-        by_key[chain.key()] = run["printed"]
-    pages = {Path(run["page"]) for run in runs}
-    pages |= {
-        p.with_name(p.name.removesuffix(".md") + ".en.md") for p in pages if not p.name.endswith(".en.md")
+    runs = read_records(Path(os.environ[_RECORD_ENV]))
+    chains = {
+        (str(page), chain.lineno): chain
+        for page in {Path(run["page"]) for run in runs}
+        for chain in markdown.parse(page)
     }
-    pages |= {p.with_name(p.name.removesuffix(".en.md") + ".md") for p in pages if p.name.endswith(".en.md")}
+    by_key = {chains[run["page"], run["line"]].key(): run["printed"] for run in runs}
+    pages = {Path(run["page"]) for run in runs}
+    pages |= {_twin(p) for p in pages}  # a deselected twin holds the same chains
     changed = []
     for page in sorted(p for p in pages if p.is_file()):
         text = page.read_text(encoding="utf-8")

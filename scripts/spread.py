@@ -19,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness import markdown  # noqa: E402
 from harness.outputs import NUMBER, Tolerance  # noqa: E402
+from harness.plugin import read_records  # noqa: E402
 
 SETTINGS = {
     "native": {},
@@ -60,12 +60,7 @@ def run(pages: list[str], name: str, env: dict[str, str], out: Path, workers: st
 
 
 def load(out: Path) -> dict[tuple[str, int], list[str]]:
-    runs = {}
-    for f in out.glob("*.jsonl"):
-        for line in f.read_text("utf-8").splitlines():
-            r = json.loads(line)
-            runs[(r["page"], r["line"])] = r["printed"]
-    return runs
+    return {(r["page"], r["line"]): r["printed"] for r in read_records(out)}
 
 
 def numbers(text: str) -> list[float]:

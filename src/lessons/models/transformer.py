@@ -319,11 +319,7 @@ class EncoderLayer(nn.Module, _FeedForwardMixin):
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.dropout, self.dropout1, self.dropout2 = (
-            nn.Dropout(dropout),
-            nn.Dropout(dropout),
-            nn.Dropout(dropout),
-        )
+        self.dropout, self.dropout1, self.dropout2 = (nn.Dropout(dropout) for _ in range(3))
         self.d_model, self.norm_first = d_model, norm_first
 
     def _sa(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
