@@ -437,7 +437,7 @@ class Renderer:
                 name += f'<br><small lang="zh">{cell(topic["zh"])}</small>'
             note = self.ui["planned" if status == "pending" else status]
             if entry.get("note"):
-                note += " " + cell(t(entry["note"], self.lang))
+                note += "<br>" + cell(t(entry["note"], self.lang))
             rows.append(f"| {n} | {name} | {self.links(entry.get('to', []))} | {note} |")
         return "\n".join(rows)
 

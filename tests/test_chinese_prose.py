@@ -6,6 +6,8 @@ keep their ASCII quotes: only the prose around them is checked."""
 from __future__ import annotations
 
 import re
+import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,59 @@ def test_chinese_prose_uses_curly_quotes(page: Path):
         if WRONG_QUOTES.search(line)
     ]
     assert not wrong, "use “…” (and ‘…’ inside) in Chinese prose:\n" + "\n".join(wrong)
+
+
+# --- the built site: a line break inside a Chinese paragraph must not become a space ---
+
+sys.path.insert(0, str(DOCS.parent / "hooks"))
+from cjk_linebreaks import CJK, join_cjk_lines  # noqa: E402
+
+_BREAK_AS_SPACE = re.compile(rf"[{CJK}][ \t]*\n\s*[{CJK}]")
+_SKIPPED_ELEMENTS = {"pre", "code", "script", "style", "svg", "textarea"}
+
+
+_INLINE_ELEMENTS = {"a", "strong", "em", "b", "i", "span", "sup", "sub", "mark", "abbr"}
+
+
+class _VisibleText(HTMLParser):
+    """Text a reader sees, outside code, scripts and drawings; a block element ends a run of text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth, self.chunks = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        self.depth += tag in _SKIPPED_ELEMENTS
+        if tag not in _INLINE_ELEMENTS:
+            self.chunks.append("\0")
+
+    def handle_endtag(self, tag):
+        self.depth -= tag in _SKIPPED_ELEMENTS and self.depth > 0
+        if tag not in _INLINE_ELEMENTS:
+            self.chunks.append("\0")
+
+    def handle_data(self, data):
+        if not self.depth:
+            self.chunks.append(data)
+
+
+def test_join_cjk_lines_keeps_code_and_english_breaks():
+    html = "一分钟\n跑完，<b>门控</b>\n  各自 English\nword 中文\nEnglish <code>中\n文</code>“引号”\n的"
+    assert (
+        join_cjk_lines(html)
+        == "一分钟跑完，<b>门控</b>各自 English\nword 中文\nEnglish <code>中\n文</code>“引号”的"
+    )
+
+
+def test_built_chinese_pages_have_no_line_break_between_chinese_characters(site_dir: Path):
+    pages = [p for p in site_dir.rglob("*.html") if p.relative_to(site_dir).parts[0] not in {"en", "assets"}]
+    assert len(pages) > 20
+    found = []
+    for page in pages:
+        text = _VisibleText()
+        text.feed(page.read_text(encoding="utf-8"))
+        found += [
+            f"{page.relative_to(site_dir)}: {m.group(0)!r}"
+            for m in _BREAK_AS_SPACE.finditer("".join(text.chunks))
+        ]
+    assert not found, "a line break between Chinese characters renders as a space:\n" + "\n".join(found[:20])
