@@ -415,6 +415,19 @@ class Renderer:
 
     # -- coverage map
 
+    def status(self, entry: dict) -> str:
+        """A topic's status as the reader should see it: one taught (or shown small-scale) only on pages
+        that are still being written is planned, not taught, whatever the data says it will be."""
+        status = entry.get("status", "taught")
+        targets = entry.get("to", [])
+        if (
+            status in ("taught", "partial")
+            and targets
+            and all(resolve(x, self.lang).placeholder for x in targets)
+        ):
+            return "pending"
+        return status
+
     def coverage(self, plan: str | None) -> str:
         data = load("plan_topics")
         topics = data["topics"]
@@ -431,7 +444,7 @@ class Renderer:
                 continue
             n += 1
             entry = cover.get(topic["id"], {})
-            status = entry.get("status", "taught")
+            status = self.status(entry)
             name = cell(t(topic, self.lang))
             if self.lang == "en":
                 name += f'<br><small lang="zh">{cell(topic["zh"])}</small>'
@@ -453,7 +466,7 @@ class Renderer:
             counts = [0, 0, 0, 0, 0]
             for topic in data["topics"]:
                 if topic["plan"] == plan_id:
-                    status = cover.get(topic["id"], {}).get("status", "taught")
+                    status = self.status(cover.get(topic["id"], {}))
                     counts[0] += 1
                     counts[{"taught": 1, "partial": 2, "out": 3, "pending": 4}[status]] += 1
             totals = [a + b for a, b in zip(totals, counts, strict=True)]
