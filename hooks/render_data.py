@@ -54,6 +54,14 @@ PLACEHOLDER = re.compile(  # the notice of a page that is not written yet
         + [r"\(being written\)"]
     )
 )
+_SECTION = re.compile(r"^##\s", re.M)
+
+
+def is_unwritten(markdown: str) -> bool:
+    """A page that is only its "being written" notice: no ``##`` section yet."""
+    return bool(PLACEHOLDER.search(markdown)) and not _SECTION.search(markdown)
+
+
 CJK_WORD = re.compile(r"^[\u4e00-\u9fff]+$")
 
 log = logging.getLogger("mkdocs.hooks.render_data")

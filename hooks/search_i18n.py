@@ -13,6 +13,9 @@ Chinese pages and the other way round. This hook, after static-i18n has built ev
 2. points the ``base`` of Material's ``__config`` on every page under ``L/`` at ``L/``, so that the browser
    loads ``L/search/search_index.json`` and resolves result links against ``L/``.
 
+Pages that are only a "being written" notice stay out of every index (they would rank first for the very
+words their notice promises, 注意力 for one), until they have a section.
+
 ``base`` is also where Material would look for ``sitemap.xml`` for instant navigation
 (``navigation.instant``, not enabled here) and for versions (``mike``, not used).
 
@@ -27,9 +30,13 @@ import json
 import logging
 import os
 import re
+import sys
 from typing import Any
 
 from mkdocs.plugins import event_priority
+
+sys.path.insert(0, os.path.dirname(__file__))
+from render_data import is_unwritten  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.search_i18n")
 
@@ -95,6 +102,12 @@ def on_config(config):
             "English search entries that equal Chinese ones, and the English index would miss them"
         )
     return config
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    if is_unwritten(markdown):
+        page.meta["search"] = {**(page.meta.get("search") or {}), "exclude": True}
+    return markdown
 
 
 def on_post_page(output: str, page, config) -> str:
