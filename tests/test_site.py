@@ -125,3 +125,16 @@ def test_api_reference_covers_every_module():
         text = (DOCS / "reference" / page).read_text(encoding="utf-8")
         missing = sorted(m for m in modules if f"::: {m}\n" not in text)
         assert not missing, f"reference/{page} does not document {missing}"
+
+
+@pytest.mark.xdist_group("site")
+def test_katex_is_loaded_only_where_there_is_maths(site_dir: Path):
+    """hooks/math_assets.py: a page with a formula loads KaTeX's script, stylesheet and renderer; a page
+    without one loads none of them."""
+    with_maths, without = [], []
+    for page in site_dir.rglob("index.html"):
+        html = page.read_text(encoding="utf-8")
+        (with_maths if 'class="arithmatex"' in html else without).append((page, html.count("katex")))
+    assert len(with_maths) > 10 and len(without) > 10
+    assert all(n >= 4 for _, n in with_maths), [str(p) for p, n in with_maths if n < 4]
+    assert all(n == 0 for _, n in without), [str(p) for p, n in without if n][:5]
