@@ -9,18 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from lessons.datasets.cifar import (
-    CIFAR10_CLASSES,
-    TensorLoader,
-    channel_stats,
-    find_cifar10,
-    load_cifar10,
-    main,
-    normalize,
-    random_crop_flip,
-    train_classifier,
-    write_cifar10,
-)
+from lessons.datasets.cifar import CIFAR10_CLASSES, find_cifar10, load_cifar10, write_cifar10
 
 
 def fake(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,84 +113,3 @@ def test_bad_arguments(tmp_path: Path) -> None:
         write_cifar10(tmp_path, (fake(5, 0)[0], np.full(5, 10)), fake(1, 1))
     with pytest.raises(ValueError, match="at least 5"):
         write_cifar10(tmp_path, fake(4, 0), fake(1, 1))
-
-
-def test_random_crop_flip_moves_windows_of_the_padded_image() -> None:
-    x = torch.arange(2 * 3 * 6 * 6, dtype=torch.float32).view(2, 3, 6, 6) + 1
-    assert torch.equal(random_crop_flip(x, 0, flip=False), x)
-    assert torch.equal(
-        random_crop_flip(x, 0, flip=True, generator=torch.Generator().manual_seed(1)).sum(), x.sum()
-    )
-    out = random_crop_flip(x, 2, flip=False, generator=torch.Generator().manual_seed(0))
-    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
-    for i in range(2):  # every output image is one 6x6 window of its padded input, same offset per channel
-        windows = [padded[i, :, a : a + 6, b : b + 6] for a in range(5) for b in range(5)]
-        assert any(torch.equal(out[i], w) for w in windows)
-    assert out.dtype == x.dtype and out.shape == x.shape
-    u8 = random_crop_flip(torch.full((3, 1, 4, 4), 7, dtype=torch.uint8), 1)
-    assert u8.dtype == torch.uint8 and set(u8.unique().tolist()) <= {0, 7}
-    with pytest.raises(ValueError, match="padding"):
-        random_crop_flip(x, -1)
-    with pytest.raises(ValueError, match="N, C, H, W"):
-        random_crop_flip(x[0], 1)
-
-
-def test_normalize_and_channel_stats() -> None:
-    x = torch.randint(0, 256, (50, 3, 4, 4), dtype=torch.uint8)
-    mean, std = channel_stats(x)
-    z = normalize(x, mean, std)
-    assert torch.allclose(z.mean((0, 2, 3)), torch.zeros(3), atol=1e-5)
-    assert torch.allclose(z.std((0, 2, 3)), torch.ones(3), atol=1e-4)
-    assert torch.allclose(normalize(x.float() / 255, mean, std), z, atol=1e-5)
-    with pytest.raises(ValueError, match="one per channel"):
-        normalize(x, (0.5,), (0.2,))
-    with pytest.raises(ValueError, match="positive"):
-        normalize(x, mean, (1.0, 0.0, 1.0))
-    with pytest.raises(ValueError, match="non-empty"):
-        channel_stats(torch.zeros(0, 3, 2, 2))
-
-
-def test_tensor_loader() -> None:
-    X, y = torch.arange(10.0).view(10, 1), torch.arange(10)
-    loader = TensorLoader(X, y, batch_size=4, shuffle=True, transform=lambda b: b * 2, seed=0)
-    assert len(loader) == 3
-    batches = list(loader)
-    assert [len(b[1]) for b in batches] == [4, 4, 2]
-    labels = torch.cat([b[1] for b in batches])
-    assert sorted(labels.tolist()) == list(range(10))
-    assert torch.equal(torch.cat([b[0] for b in batches]).view(-1), 2 * labels.float())
-    assert not torch.equal(labels, torch.cat([b[1] for b in loader]))  # a new order each epoch
-    assert len(TensorLoader(X, y, batch_size=4, drop_last=True)) == 2
-    with pytest.raises(ValueError, match="batch_size"):
-        TensorLoader(X, y, batch_size=0)
-    with pytest.raises(ValueError, match="labels"):
-        TensorLoader(X, y[:3])
-    with pytest.raises(TypeError, match="images"):
-        TensorLoader(X.numpy(), y)  # type: ignore[arg-type]
-
-
-def test_train_classifier_learns_a_separable_task() -> None:
-    torch.manual_seed(0)
-    X = torch.zeros(200, 1, 8, 8)
-    y = torch.arange(200) % 2
-    X[y == 1, :, :4] = 1.0  # class 1: bright top half
-    X += 0.1 * torch.rand_like(X)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
-    history = train_classifier(
-        model, (X[:160], y[:160]), (X[160:], y[160:]), epochs=3, batch_size=32, lr=0.05, padding=0,
-        flip=True, device="cpu",
-    )  # fmt: skip
-    assert history["val_acc"][-1] == 1.0
-    with pytest.raises(ValueError, match="optimizer"):
-        train_classifier(model, (X, y), (X, y), epochs=1, optimizer="adam")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="schedule"):
-        train_classifier(model, (X, y), (X, y), epochs=1, schedule="step")  # type: ignore[arg-type]
-
-
-def test_command_line_runs_on_synthetic_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_cifar10(tmp_path, fake(40, 0), fake(10, 1))
-    weights = tmp_path / "w.pt"
-    acc = main(["--root", str(tmp_path), "--epochs", "1", "--width", "4", "--batch-size", "16",
-                "--device", "cpu", "--save", str(weights)])  # fmt: skip
-    assert 0.0 <= acc <= 1.0 and weights.is_file()
-    assert "resnet18: test accuracy" in capsys.readouterr().out

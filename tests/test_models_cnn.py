@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from lessons.models import count_parameters
 from lessons.models.cnn import (
     VGG,
     AlexNet,
@@ -17,11 +18,9 @@ from lessons.models.cnn import (
     SmallCNN,
     conv_output_size,
     receptive_field,
-    trained_digit_cnn,
     vgg,
     vgg_block,
 )
-from lessons.models.resnet import count_parameters
 
 
 def test_conv_output_size_matches_torch_on_a_grid() -> None:
@@ -62,8 +61,9 @@ def test_lenet5() -> None:
     assert isinstance(LeNet5(activation="sigmoid", pool="avg").features[1], nn.Sigmoid)
     with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
         model(torch.randn(2, 1, 32, 32))
+    assert isinstance(LeNet5(activation="gelu").classifier[2], nn.GELU)  # the table of lessons.models
     with pytest.raises(ValueError, match="activation"):
-        LeNet5(activation="gelu")  # type: ignore[arg-type]
+        LeNet5(activation="swish")
     with pytest.raises(ValueError, match="pool"):
         LeNet5(pool="min")  # type: ignore[arg-type]
 
@@ -138,18 +138,3 @@ def test_small_cnn() -> None:
         SmallCNN((8.0, 16))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="Tensor"):
         model([[0.0]])  # type: ignore[arg-type]
-
-
-def test_trained_digit_cnn_is_cached_and_copied() -> None:
-    first = trained_digit_cnn((4,), epochs=1, seed=0)
-    assert isinstance(first.model, SmallCNN) and not first.model.training
-    assert 0.5 < first.test_accuracy <= 1.0 and first.std > 0
-    with torch.no_grad():
-        first.model.head[-1].weight.zero_()  # callers may modify their copy ...
-    second = trained_digit_cnn((4,), epochs=1, seed=0)
-    assert second.test_accuracy == first.test_accuracy  # ... the cache (no retraining) is untouched
-    assert second.model.head[-1].weight.abs().sum() > 0
-    with pytest.raises(ValueError, match="epochs"):
-        trained_digit_cnn(epochs=0)
-    with pytest.raises(TypeError, match="seed"):
-        trained_digit_cnn(seed=1.0)  # type: ignore[arg-type]

@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from lessons.models.mlp import ACTIVATIONS, MLP, make_activation
+from lessons.models import ACTIVATIONS, make_activation
+from lessons.models.mlp import MLP
 
 
 def _layer_types(model: MLP) -> list[type]:

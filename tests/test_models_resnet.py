@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
+from lessons.models import count_parameters
 from lessons.models.resnet import (
     BasicBlock,
     Bottleneck,
     ResNet,
-    count_parameters,
     resnet,
     resnet18,
     resnet34,

@@ -75,11 +75,11 @@ def test_gradient_check_flags_a_kink():
         ({"x": np.array([1 + 2j])}, TypeError, "x must be an array of real numbers"),
         ({"x": ["a", "b"]}, TypeError, "x must be an array of real numbers"),
         ({"x": np.zeros(0)}, ValueError, "x must have at least one entry"),
-        ({"eps": 0.0}, ValueError, "eps must be a positive finite number"),
-        ({"eps": -1e-6}, ValueError, "eps must be a positive finite number"),
-        ({"eps": float("nan")}, ValueError, "eps must be a positive finite number"),
-        ({"eps": "1e-6"}, TypeError, "eps must be a positive number"),
-        ({"eps": True}, TypeError, "eps must be a positive number"),
+        ({"eps": 0.0}, ValueError, "eps must be a finite number > 0"),
+        ({"eps": -1e-6}, ValueError, "eps must be a finite number > 0"),
+        ({"eps": float("nan")}, ValueError, "eps must be a finite number > 0"),
+        ({"eps": "1e-6"}, TypeError, "eps must be a number > 0"),
+        ({"eps": True}, TypeError, "eps must be a number > 0"),
         ({"f": lambda v: v * 2}, ValueError, "f must return one real number"),
         ({"f": lambda v: "loss"}, ValueError, "f must return one real number"),
         ({"f": lambda v: float("inf")}, ValueError, "non-finite"),
@@ -98,7 +98,7 @@ def test_relative_error_errors():
         relative_error([], [])
     with pytest.raises(TypeError, match="b must be an array of real numbers"):
         relative_error([1.0], ["x"])
-    with pytest.raises(ValueError, match="floor must be a positive finite number"):
+    with pytest.raises(ValueError, match="floor must be a finite number > 0"):
         relative_error([1.0], [1.0], floor=0)
 
 
@@ -108,5 +108,5 @@ def test_gradient_check_errors():
         gradient_check(f, np.ones(3), np.ones(2))
     with pytest.raises(TypeError, match="analytic_grad must be an array of real numbers"):
         gradient_check(f, np.ones(1), np.array([None]))
-    with pytest.raises(ValueError, match="eps must be a positive finite number"):
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
         gradient_check(f, np.ones(1), np.ones(1), eps=-1.0)

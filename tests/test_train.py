@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from lessons.metrics import accuracy, mse
-from lessons.train import History, evaluate, fit, predict
+from lessons.train import History, TensorLoader, evaluate, fit, predict
 
 
 def blobs(n: int = 120, seed: int = 0) -> TensorDataset:
@@ -218,3 +218,26 @@ def test_progress_bar_runs(capsys):
     h = fit(model, train, opt, nn.CrossEntropyLoss(), epochs=2, val_loader=val, progress=True)
     assert h.epochs == 2
     assert "epochs" in capsys.readouterr().err  # tqdm writes to stderr
+
+
+def test_tensor_loader() -> None:
+    X, y = torch.arange(10.0).view(10, 1), torch.arange(10)
+    loader = TensorLoader(X, y, batch_size=4, shuffle=True, transform=lambda b: b * 2, seed=0)
+    assert len(loader) == 3
+    batches = list(loader)
+    assert [len(b[1]) for b in batches] == [4, 4, 2]
+    labels = torch.cat([b[1] for b in batches])
+    assert sorted(labels.tolist()) == list(range(10))
+    assert torch.equal(torch.cat([b[0] for b in batches]).view(-1), 2 * labels.float())
+    assert not torch.equal(labels, torch.cat([b[1] for b in loader]))  # a new order each epoch
+    assert len(TensorLoader(X, y, batch_size=4, drop_last=True)) == 2
+    with pytest.raises(ValueError, match="batch_size"):
+        TensorLoader(X, y, batch_size=0)
+    with pytest.raises(TypeError, match="batch_size"):
+        TensorLoader(X, y, batch_size=2.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="transform"):
+        TensorLoader(X, y, transform="flip")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="labels"):
+        TensorLoader(X, y[:3])
+    with pytest.raises(TypeError, match="images"):
+        TensorLoader(X.numpy(), y)  # type: ignore[arg-type]

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import torch
 
+from lessons.checks import check_int, check_tensor
+
 __all__ = ["accuracy", "confusion_matrix", "mae", "mse", "to_labels"]
-
-
-def _check_tensor(x: object, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    return x
 
 
 def to_labels(
@@ -37,7 +33,7 @@ def to_labels(
         ValueError: `outputs` holds floats of the same shape as `targets` (ambiguous: binary logits must be
             thresholded first, e.g. ``(logits > 0).long()``), or the shapes do not match.
     """
-    outputs = _check_tensor(outputs, name)
+    outputs = check_tensor(name, outputs)
     if targets is not None and outputs.ndim == targets.ndim + 1:
         labels = outputs.argmax(dim=1)
     elif targets is None and outputs.is_floating_point():
@@ -78,10 +74,11 @@ def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
 
     Example:
         >>> import torch
-        >>> accuracy(torch.tensor([[2.0, 0.1], [0.3, 0.9], [0.8, 0.1]]), torch.tensor([0, 1, 1]))
-        0.6666666666666666
+        >>> scores = torch.tensor([[2.0, 0.1], [0.3, 0.9], [0.8, 0.1], [0.2, 0.7]])
+        >>> accuracy(scores, torch.tensor([0, 1, 1, 1]))  # the third is wrong
+        0.75
     """
-    targets = _check_tensor(targets, "targets")
+    targets = check_tensor("targets", targets)
     if targets.is_floating_point():
         raise TypeError(f"targets must hold integer class labels, got dtype {targets.dtype}")
     labels = to_labels(outputs, targets)
@@ -114,11 +111,8 @@ def confusion_matrix(preds: torch.Tensor, targets: torch.Tensor, num_classes: in
         tensor([[1, 1],
                 [0, 1]])
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-        raise TypeError(f"num_classes must be an int, got {type(num_classes).__name__}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    targets = _check_tensor(targets, "targets")
+    check_int("num_classes", num_classes, ge=1)
+    targets = check_tensor("targets", targets)
     if targets.is_floating_point():
         raise TypeError(f"targets must hold integer class labels, got dtype {targets.dtype}")
     labels = to_labels(preds, targets, name="preds").reshape(-1).cpu()
@@ -131,7 +125,7 @@ def confusion_matrix(preds: torch.Tensor, targets: torch.Tensor, num_classes: in
 
 
 def _regression_pair(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    outputs, targets = _check_tensor(outputs, "outputs"), _check_tensor(targets, "targets")
+    outputs, targets = check_tensor("outputs", outputs), check_tensor("targets", targets)
     if outputs.shape != targets.shape:
         if outputs.numel() == targets.numel() and outputs.squeeze().shape == targets.squeeze().shape:
             outputs = outputs.reshape(targets.shape)  # (N, 1) predictions against (N,) targets

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from lessons.checks import check_float
+
 __all__ = ["gradient_check", "numerical_gradient", "relative_error"]
 
 
@@ -27,14 +29,6 @@ def _as_float_array(x: Any, name: str) -> NDArray[np.float64]:
     if arr.dtype.kind not in "iuf":  # bool, complex, object, strings are all refused
         raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
     return np.array(arr, dtype=np.float64, copy=True)
-
-
-def _check_positive(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__}")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 def _scalar(value: Any) -> float:
@@ -83,7 +77,7 @@ def numerical_gradient(
     """
     if not callable(f):
         raise TypeError(f"f must be callable (x -> float), got {type(f).__name__}")
-    eps = _check_positive(eps, "eps")
+    eps = check_float("eps", eps, gt=0)
     point = _as_float_array(x, "x")
     if point.size == 0:
         raise ValueError("x must have at least one entry, got an empty array")
@@ -123,7 +117,7 @@ def relative_error(a: ArrayLike, b: ArrayLike, floor: float = 1e-8) -> float:
         >>> relative_error([1.0, 2.0], [1.0, 2.0])
         0.0
     """
-    floor = _check_positive(floor, "floor")
+    floor = check_float("floor", floor, gt=0)
     a_arr, b_arr = _as_float_array(a, "a"), _as_float_array(b, "b")
     if a_arr.shape != b_arr.shape:
         raise ValueError(f"a and b must have the same shape, got {a_arr.shape} and {b_arr.shape}")

@@ -1,80 +1,22 @@
-"""Figures for the site: saved byte-for-byte reproducibly, so re-running a chapter changes no file
-unless the picture itself changed.
+"""Plots of training runs and of data: learning curves, image grids, confusion matrices.
 
-Chapters call `save_figure(fig, "05-cnn/grad-cam.svg")`; the file lands in ``docs/figures/`` of this
-repository (or in ``$LESSONS_FIGURES`` when set) and the page embeds it as
-``![...](../figures/05-cnn/grad-cam.svg)``.
+Each function returns a matplotlib `Figure`; pass it to `lessons.save_figure` to put it on the site::
+
+    save_figure(plot_history(history, metrics=("loss", "acc")), "05-cnn/project-history.svg")
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from collections.abc import Mapping
 
-import matplotlib
+import matplotlib.pyplot as plt  # the backend is chosen first, by lessons.figures (see lessons/__init__)
+import numpy as np
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
-# No screen needed: Agg, before pyplot's first import. Unless a backend was chosen: a Jupyter kernel sets
-# MPLBACKEND to its inline backend, which is what shows a notebook's figures under their cells.
-if not os.environ.get("MPLBACKEND"):
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from lessons.checks import check_int
 
-__all__ = ["figures_dir", "plot_confusion_matrix", "plot_history", "plot_image_grid", "save_figure"]
-
-_FORMATS = {".svg", ".png"}
-# Metadata that would otherwise change on every run (dates, the software version) is dropped.
-_METADATA = {".svg": {"Date": None, "Creator": None}, ".png": {"Software": None}}
-
-
-def figures_dir() -> Path:
-    """Where `save_figure` writes: ``$LESSONS_FIGURES``, else ``docs/figures`` of the source checkout,
-    else ``./figures`` (an installed package outside the repository)."""
-    if env := os.environ.get("LESSONS_FIGURES"):
-        return Path(env)
-    repo_docs = Path(__file__).resolve().parents[2] / "docs"
-    return repo_docs / "figures" if repo_docs.is_dir() else Path.cwd() / "figures"
-
-
-def save_figure(fig: Figure, name: str | os.PathLike[str], *, dpi: int = 110, close: bool = True) -> Path:
-    """Save `fig` reproducibly as SVG or PNG (chosen by the suffix of `name`) under `figures_dir()`.
-
-    Args:
-        fig: a matplotlib `Figure`.
-        name: a relative path such as ``"02-math/gradient-descent.svg"``; sub-folders are created.
-        dpi: resolution for PNG (SVG is vector and ignores it).
-        close: close the figure afterwards so long scripts do not pile up open figures.
-
-    Returns:
-        The absolute path written.
-
-    Raises:
-        TypeError: `fig` is not a matplotlib `Figure` (e.g. an `Axes` was passed).
-        ValueError: `name` is absolute, leaves the figures folder, or does not end in ``.svg``/``.png``.
-    """
-    if not isinstance(fig, Figure):
-        hint = " (pass ax.figure, not the Axes)" if hasattr(fig, "figure") else ""
-        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}{hint}")
-    rel = Path(name)
-    if rel.is_absolute() or ".." in rel.parts:
-        raise ValueError(f"name must be a relative path inside the figures folder, got {str(name)!r}")
-    suffix = rel.suffix.lower()
-    if suffix not in _FORMATS:
-        raise ValueError(f"name must end in .svg or .png, got {str(name)!r}")
-    path = figures_dir() / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A fixed hash salt makes SVG element ids stable from run to run.
-    with matplotlib.rc_context({"svg.hashsalt": "dl-roadmap", "svg.fonttype": "path"}):
-        fig.savefig(path, dpi=dpi, metadata=_METADATA[suffix], bbox_inches="tight")
-    if close:
-        plt.close(fig)
-    return path.resolve()
-
-
-# --- Training curves, image grids and confusion matrices (Phase 3 onwards) -----------------------------
-
-import numpy as np  # noqa: E402
-from numpy.typing import ArrayLike  # noqa: E402
+__all__ = ["plot_confusion_matrix", "plot_history", "plot_image_grid"]
 
 
 def plot_history(
@@ -98,8 +40,6 @@ def plot_history(
         TypeError: `history` is not a mapping.
         ValueError: `metrics` is empty or names a metric with neither a train nor a val curve.
     """
-    from collections.abc import Mapping
-
     if not isinstance(history, Mapping):
         raise TypeError(f"history must be a dict of per-epoch lists, got {type(history).__name__}")
     if isinstance(metrics, str):
@@ -150,6 +90,7 @@ def plot_image_grid(
         The matplotlib `Figure`.
 
     Raises:
+        TypeError: `ncols` is not an int.
         ValueError: no images, a shape that is not an image batch, `ncols` < 1, or `titles` of the
             wrong length.
     """
@@ -163,8 +104,7 @@ def plot_image_grid(
     n = len(arr)
     if n == 0:
         raise ValueError("images is empty: nothing to show")
-    if ncols < 1:
-        raise ValueError(f"ncols must be >= 1, got {ncols}")
+    ncols = check_int("ncols", ncols, ge=1)
     if titles is not None and len(titles) != n:
         raise ValueError(f"titles has {len(titles)} entries for {n} images")
     ncols = min(ncols, n)

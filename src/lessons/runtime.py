@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+from lessons.checks import check_int
+
 __all__ = ["seed_everything", "get_device"]
 
 
@@ -32,11 +34,7 @@ def seed_everything(seed: int = 0, *, deterministic: bool = False) -> torch.Gene
         >>> bool(torch.equal(a, b))
         True
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
-    seed = int(seed)
+    seed = check_int("seed", seed, ge=0, lt=2**32)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from lessons.checks import check_int
+
 __all__ = ["CharVocab", "pad_sequences"]
 
 
@@ -82,15 +84,14 @@ class CharVocab:
             min_freq: keep only characters seen at least this many times (rarer ones map to `unk`).
 
         Raises:
-            TypeError: `text` is not a `str`.
+            TypeError: `text` is not a `str`, or `min_freq` is not an int.
             ValueError: `text` is empty or `min_freq` < 1.
         """
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         if not text:
             raise ValueError("text must not be empty")
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
+        check_int("min_freq", min_freq, ge=1)
         counts = Counter(text)
         return cls(sorted(c for c, n in counts.items() if n >= min_freq), specials=specials, unk=unk)
 

@@ -1,4 +1,5 @@
-"""A training loop short enough to read in one screen: `fit`, `evaluate`, `predict`.
+"""A training loop short enough to read in one screen: `fit`, `evaluate`, `predict`, and `TensorLoader`,
+mini-batches of tensors held in memory.
 
 Phase 3 writes this loop inline first; from then on chapters call `fit`. The rules it follows:
 
@@ -15,14 +16,17 @@ Phase 3 writes this loop inline first; from then on chapters call `fit`. The rul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
+from tqdm.auto import tqdm
 
-__all__ = ["History", "Metric", "evaluate", "fit", "predict"]
+from lessons.checks import check_callable, check_choice, check_float, check_int, check_tensor
+
+__all__ = ["History", "Metric", "TensorLoader", "evaluate", "fit", "predict"]
 
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
 """``metric(outputs, targets) -> float``, averaged over the batch (see `lessons.metrics`)."""
@@ -79,16 +83,17 @@ def _model_device(model: nn.Module) -> torch.device:
 def _check_common(model: object, loss_fn: object, metrics: object) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if loss_fn is not None and not callable(loss_fn):
-        raise TypeError(
-            f"loss_fn must be callable (e.g. nn.CrossEntropyLoss()), got {type(loss_fn).__name__}"
-        )
+    if loss_fn is not None:
+        check_callable("loss_fn", loss_fn)
     if metrics is not None:
         if not isinstance(metrics, Mapping):
             raise TypeError(f"metrics must be a dict name -> callable, got {type(metrics).__name__}")
         for name, m in metrics.items():
-            if not isinstance(name, str) or not callable(m) or name == "loss":
-                raise ValueError(f"metrics must map names (not 'loss') to callables, got {name!r}: {m!r}")
+            if not isinstance(name, str):
+                raise TypeError(f"metrics must be keyed by names (str), got {name!r}")
+            if name == "loss":
+                raise ValueError("metrics must not use the name 'loss' (the loss is always recorded)")
+            check_callable(f"metrics[{name!r}]", m)
 
 
 def evaluate(
@@ -186,22 +191,16 @@ def fit(
     _check_common(model, loss_fn, metrics)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int):
-        raise TypeError(f"epochs must be an int, got {type(epochs).__name__}")
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
-    if scheduler_step not in ("auto", "batch", "epoch"):
-        raise ValueError(f"scheduler_step must be 'auto', 'batch' or 'epoch', got {scheduler_step!r}")
-    if clip_grad_norm is not None and not clip_grad_norm > 0:
-        raise ValueError(f"clip_grad_norm must be > 0 or None, got {clip_grad_norm}")
+    check_int("epochs", epochs, ge=1)
+    check_choice("scheduler_step", scheduler_step, ("auto", "batch", "epoch"))
+    if clip_grad_norm is not None:
+        check_float("clip_grad_norm", clip_grad_norm, gt=0)
     if scheduler_step == "auto":
         scheduler_step = "batch" if isinstance(scheduler, (OneCycleLR, CyclicLR)) else "epoch"
     metrics = dict(metrics or {})
     if device is not None:
         model.to(device)
     device = _model_device(model) if device is None else torch.device(device)
-
-    from tqdm.auto import tqdm  # imported here: only needed with progress=True
 
     history = History()
     bar = tqdm(range(epochs), desc="epochs", disable=not progress)
@@ -277,3 +276,70 @@ def predict(
     if not outs:
         raise ValueError("loader yielded no batches")
     return torch.cat(outs)
+
+
+class TensorLoader:
+    """Mini-batches from tensors held in memory (or on the GPU), with a batch-level transform.
+
+    A light replacement for ``DataLoader`` when the whole data set fits in memory: no worker processes,
+    each batch is one slice, and augmentation such as `lessons.transforms.random_crop_flip` runs on the
+    whole batch on the device. Iterating yields ``(transform(images[idx]), labels[idx])`` pairs, the format
+    `fit` expects.
+
+    Args:
+        images: ``(N, ...)`` tensor.
+        labels: ``(N,)`` tensor.
+        batch_size: images per batch (the last batch may be smaller unless `drop_last`).
+        shuffle: a new random order every epoch.
+        transform: optional ``transform(batch) -> batch`` applied after slicing (augmentation,
+            `lessons.transforms.normalize`).
+        device: move each batch there before the transform (``None``: leave it where it is).
+        drop_last: drop the last incomplete batch.
+        seed: seeds the shuffling, so two runs see the same order.
+
+    Raises:
+        TypeError: `images`/`labels` are not tensors, `batch_size` is not an int, or `transform` is not
+            callable.
+        ValueError: lengths differ, or `batch_size` < 1.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        batch_size: int = 128,
+        shuffle: bool = False,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        device: torch.device | str | None = None,
+        drop_last: bool = False,
+        seed: int = 0,
+    ) -> None:
+        check_tensor("images", images)
+        check_tensor("labels", labels)
+        if len(images) != len(labels):
+            raise ValueError(f"images has {len(images)} items but labels has {len(labels)}")
+        self.batch_size = check_int("batch_size", batch_size, ge=1)
+        if transform is not None:
+            check_callable("transform", transform)
+        self.images, self.labels = images, labels
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self.transform = transform
+        self.device = torch.device(device) if device is not None else None
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        n, b = len(self.images), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.images)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        for i in range(len(self)):
+            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
+            x, y = self.images[idx], self.labels[idx]
+            if self.device is not None:
+                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            if self.transform is not None:
+                x = self.transform(x)
+            yield x, y

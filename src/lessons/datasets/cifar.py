@@ -1,5 +1,4 @@
-"""CIFAR-10 from the official files on your disk, plus the GPU-friendly batching and augmentation its
-training recipe uses.
+"""CIFAR-10 from the official files on your disk: a reader and a writer for both official layouts.
 
 Nothing here downloads. Get the data once from https://www.cs.toronto.edu/~kriz/cifar.html
 (``cifar-10-python.tar.gz`` or ``cifar-10-binary.tar.gz``), unpack it, and pass the folder to `load_cifar10`.
@@ -15,10 +14,8 @@ Both official layouts are read:
   names.
 
 `write_cifar10` writes either layout (used by the tests and the chapter, which run on small synthetic files).
-`train_classifier` is the training recipe (augmentation, normalisation, SGD or AdamW, a cosine or one-cycle
-schedule) shared by the chapter's digit project and the command line::
+The training recipe and the command line that trains a ResNet on these files are in `lessons.recipes`.
 
-    python -m lessons.datasets.cifar --root ~/data/cifar-10-batches-py --model resnet18 --epochs 200
 Pickles are read with a restricted unpickler that only rebuilds NumPy arrays and plain containers, so a
 tampered file cannot run code.
 """
@@ -28,27 +25,16 @@ from __future__ import annotations
 import io
 import os
 import pickle
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-__all__ = [
-    "CIFAR10_CLASSES",
-    "Cifar10",
-    "TensorLoader",
-    "channel_stats",
-    "find_cifar10",
-    "load_cifar10",
-    "main",
-    "normalize",
-    "random_crop_flip",
-    "train_classifier",
-    "write_cifar10",
-]
+from lessons.checks import check_choice, check_int
+
+__all__ = ["CIFAR10_CLASSES", "Cifar10", "find_cifar10", "load_cifar10", "write_cifar10"]
 
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -208,6 +194,7 @@ def load_cifar10(
 
     Raises:
         FileNotFoundError: the folder or a batch file is missing (the message says how to get them).
+        TypeError: `limit` is not an int.
         ValueError: a bad `split` or `limit`, or a file that is not in the CIFAR-10 format (wrong keys, dtype,
             shape or size, labels outside the class range).
 
@@ -216,10 +203,9 @@ def load_cifar10(
         >>> train.images.shape, train.labels.shape, train.classes[0]  # doctest: +SKIP
         (torch.Size([50000, 3, 32, 32]), torch.Size([50000]), 'airplane')
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+    check_choice("split", split, ("train", "test"))
+    if limit is not None:
+        check_int("limit", limit, ge=1)
     folder, fmt = find_cifar10(root)
     classes = _read_classes(folder, fmt)
     data, labels = [], []
@@ -266,8 +252,7 @@ def write_cifar10(
         ValueError: a bad `fmt`, images that are not uint8 with 3072 values each, or labels that do not
             match the images or fall outside ``range(len(classes))``.
     """
-    if fmt not in ("python", "binary"):
-        raise ValueError(f"fmt must be 'python' or 'binary', got {fmt!r}")
+    check_choice("fmt", fmt, ("python", "binary"))
     classes = tuple(classes)
     splits = {}
     for split, (images, labels) in (("train", train), ("test", test)):
@@ -311,297 +296,3 @@ def write_cifar10(
     else:
         (folder / "batches.meta.txt").write_text("\n".join(classes) + "\n")
     return folder
-
-
-def random_crop_flip(
-    x: torch.Tensor, padding: int = 4, *, flip: bool = True, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Augment a whole batch at once: pad by `padding` (with the border value 0), crop back to the original
-    size at a random offset per image, and mirror half of the images left-right.
-
-    Runs on whatever device `x` lives on (one gather, no Python loop), so on a GPU it costs next to nothing.
-
-    Args:
-        x: images ``(N, C, H, W)``.
-        padding: largest shift in pixels (4 for CIFAR-10, 2 for 28×28 digits); 0 disables the crop.
-        flip: mirror a random half of the batch (not for digits: a mirrored 2 is no 2).
-        generator: optional RNG on the CPU for reproducible draws.
-
-    Returns:
-        A new tensor of the same shape and dtype.
-
-    Raises:
-        ValueError: `x` is not 4-D or `padding` is negative.
-    """
-    if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        raise ValueError(
-            f"x must be a batch of images (N, C, H, W), got {getattr(x, 'shape', type(x).__name__)}"
-        )
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding must be an int >= 0, got {padding!r}")
-    n, _, h, w = x.shape
-    out = x
-    if padding:
-        padded = F.pad(x, (padding, padding, padding, padding))
-        dy = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(x.device)
-        dx = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(x.device)
-        rows = (dy + torch.arange(h, device=x.device)[None, :, None]).expand(n, h, w)
-        cols = (dx + torch.arange(w, device=x.device)[None, None, :]).expand(n, h, w)
-        flat = rows * (w + 2 * padding) + cols  # index into each flattened padded image
-        out = padded.flatten(2).gather(2, flat.flatten(1)[:, None, :].expand(-1, x.shape[1], -1)).view_as(x)
-    if flip:
-        mirror = (torch.rand(n, generator=generator) < 0.5).to(x.device)
-        out = torch.where(mirror[:, None, None, None], out.flip(3), out)
-    return out
-
-
-def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """``(x / 255 - mean) / std`` per channel for uint8 images (``x / 255`` is skipped for float input).
-
-    Args:
-        x: ``(N, C, H, W)`` uint8 or float images.
-        mean: C numbers, the per-channel means (e.g. from `channel_stats` of the training images).
-        std: C positive numbers, the per-channel standard deviations.
-
-    Raises:
-        ValueError: `mean`/`std` do not have one value per channel, or a std is not positive.
-    """
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape (N, C, H, W), got {tuple(x.shape)}")
-    c = x.shape[1]
-    if len(mean) != c or len(std) != c:
-        raise ValueError(
-            f"mean and std must have {c} values (one per channel), got {len(mean)} and {len(std)}"
-        )
-    if min(std) <= 0:
-        raise ValueError(f"std must be positive, got {tuple(std)}")
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, c, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, c, 1, 1)
-    return (x - m) / s
-
-
-class TensorLoader:
-    """Mini-batches from tensors held in memory (or on the GPU), with a batch-level transform.
-
-    A light replacement for ``DataLoader`` when the whole data set fits in memory: no worker processes,
-    each batch is one slice, and augmentation such as `random_crop_flip` runs on the whole batch on the
-    device. Iterating yields ``(transform(images[idx]), labels[idx])`` pairs, the format `lessons.train.fit`
-    expects.
-
-    Args:
-        images: ``(N, ...)`` tensor.
-        labels: ``(N,)`` tensor.
-        batch_size: images per batch (the last batch may be smaller unless `drop_last`).
-        shuffle: a new random order every epoch.
-        transform: optional ``transform(batch) -> batch`` applied after slicing (augmentation, `normalize`).
-        device: move each batch there before the transform (``None``: leave it where it is).
-        drop_last: drop the last incomplete batch.
-        seed: seeds the shuffling, so two runs see the same order.
-
-    Raises:
-        TypeError: `images`/`labels` are not tensors, or `transform` is not callable.
-        ValueError: lengths differ, or `batch_size` < 1.
-    """
-
-    def __init__(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        *,
-        batch_size: int = 128,
-        shuffle: bool = False,
-        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        device: torch.device | str | None = None,
-        drop_last: bool = False,
-        seed: int = 0,
-    ) -> None:
-        for name, t in (("images", images), ("labels", labels)):
-            if not isinstance(t, torch.Tensor):
-                raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if len(images) != len(labels):
-            raise ValueError(f"images has {len(images)} items but labels has {len(labels)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        if transform is not None and not callable(transform):
-            raise TypeError(f"transform must be callable or None, got {type(transform).__name__}")
-        self.images, self.labels = images, labels
-        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self.transform = transform
-        self.device = torch.device(device) if device is not None else None
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        n, b = len(self.images), self.batch_size
-        return n // b if self.drop_last else -(-n // b)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.images)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        for i in range(len(self)):
-            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
-            x, y = self.images[idx], self.labels[idx]
-            if self.device is not None:
-                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            if self.transform is not None:
-                x = self.transform(x)
-            yield x, y
-
-
-def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and standard deviation of ``(N, C, H, W)`` images, on the [0, 1] scale
-    (uint8 images are divided by 255 first). Compute them on the training images only.
-
-    Raises:
-        ValueError: `images` is not 4-D or is empty.
-    """
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.numel() == 0:
-        raise ValueError(
-            f"images must be a non-empty (N, C, H, W) tensor, got {getattr(images, 'shape', images)!r}"
-        )
-    x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-    x = x.transpose(0, 1).reshape(x.shape[1], -1)
-    return tuple(x.mean(1).tolist()), tuple(x.std(1).tolist())
-
-
-def train_classifier(
-    model: torch.nn.Module,
-    train: tuple[torch.Tensor, torch.Tensor],
-    test: tuple[torch.Tensor, torch.Tensor],
-    *,
-    epochs: int,
-    batch_size: int = 128,
-    optimizer: Literal["sgd", "adamw"] = "sgd",
-    lr: float = 0.1,
-    weight_decay: float = 5e-4,
-    schedule: Literal["cosine", "onecycle"] = "cosine",
-    padding: int = 4,
-    flip: bool = True,
-    device: torch.device | str | None = None,
-    seed: int = 0,
-    progress: bool = False,
-) -> dict[str, list[float]]:
-    """Train an image classifier with augmentation and a learning-rate schedule; report test accuracy.
-
-    The recipe: per-channel normalisation with the training set's statistics, `random_crop_flip` on each
-    training batch, cross-entropy, SGD (momentum 0.9) or AdamW with weight decay, and a cosine
-    schedule (stepped per epoch) or a one-cycle schedule (stepped per batch), run by `lessons.train.fit`.
-    With the defaults and ``resnet18(num_classes=10, stem="small")`` it is the recipe of
-    kuangliu/pytorch-cifar (SGD 0.1, weight decay 5e-4, cosine over 200 epochs, crop 4 + flip).
-
-    Args:
-        model: a classifier taking normalised ``(N, C, H, W)`` images.
-        train: ``(images, labels)``: images uint8 (0-255) or float in [0, 1], ``(N, C, H, W)``.
-        test: the same for evaluation (never augmented), evaluated after every epoch.
-        epochs: passes over the training data.
-        batch_size: training batch size.
-        optimizer: ``"sgd"`` or ``"adamw"``.
-        lr: (peak) learning rate.
-        weight_decay: L2 weight decay.
-        schedule: ``"cosine"`` or ``"onecycle"``.
-        padding: random-crop padding in pixels (0: no shifts).
-        flip: random left-right mirroring.
-        device: where to train (``None``: `lessons.get_device`).
-        seed: seeds the shuffling and augmentation.
-        progress: show a progress bar.
-
-    Returns:
-        The `lessons.train.History`: ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc`` per epoch
-        (``val_*`` is measured on `test`).
-
-    Raises:
-        ValueError: an unknown `optimizer` or `schedule`, or mismatched images and labels.
-    """
-    from lessons.metrics import accuracy
-    from lessons.runtime import get_device
-    from lessons.train import fit
-
-    if optimizer not in ("sgd", "adamw"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {optimizer!r}")
-    if schedule not in ("cosine", "onecycle"):
-        raise ValueError(f"schedule must be 'cosine' or 'onecycle', got {schedule!r}")
-    device = torch.device(device) if device is not None else get_device()
-    mean, std = channel_stats(train[0])
-    generator = torch.Generator().manual_seed(seed)
-
-    def augment(x: torch.Tensor) -> torch.Tensor:
-        return normalize(random_crop_flip(x, padding, flip=flip, generator=generator), mean, std)
-
-    def prepare(x: torch.Tensor) -> torch.Tensor:
-        return normalize(x, mean, std)
-
-    train_loader = TensorLoader(
-        *train, batch_size=batch_size, shuffle=True, transform=augment, device=device, seed=seed
-    )
-    test_loader = TensorLoader(*test, batch_size=max(batch_size, 500), transform=prepare, device=device)
-    model.to(device)
-    if optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(
-            model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay
-        )
-    else:
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    if schedule == "cosine":
-        sched: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            opt, T_max=epochs
-        )
-    else:
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * len(train_loader))
-    return fit(
-        model, train_loader, opt, torch.nn.CrossEntropyLoss(), epochs=epochs, val_loader=test_loader,
-        scheduler=sched, metrics={"acc": accuracy}, device=device, progress=progress,
-    )  # fmt: skip
-
-
-def main(argv: Sequence[str] | None = None) -> float:
-    """Command line: train a ResNet (or `SmallCNN`) on CIFAR-10 files on your disk; print test accuracy.
-
-    ``python -m lessons.datasets.cifar --root DIR [--model resnet18] [--epochs 200] [--device cuda]``;
-    ``--help`` lists every option. Returns the final test accuracy.
-    """
-    import argparse
-
-    from lessons.models.cnn import SmallCNN
-    from lessons.models.resnet import resnet
-    from lessons.runtime import seed_everything
-
-    p = argparse.ArgumentParser(prog="python -m lessons.datasets.cifar", description=main.__doc__)
-    p.add_argument("--root", help="folder with cifar-10-batches-py/ (or -bin/); default $CIFAR10_DIR")
-    p.add_argument(
-        "--model", default="resnet18", choices=["resnet18", "resnet34", "resnet50", "resnet101", "smallcnn"]
-    )
-    p.add_argument(
-        "--width", type=int, default=64, help="channels of the first ResNet stage (64 in the paper)"
-    )
-    p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--limit", type=int, default=None, help="use only the first LIMIT training images")
-    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save", default=None, help="write the trained weights (state_dict) to this file")
-    args = p.parse_args(argv)
-
-    seed_everything(args.seed)
-    train = load_cifar10(args.root, split="train", limit=args.limit)
-    test = load_cifar10(args.root, split="test")
-    if args.model == "smallcnn":
-        model: torch.nn.Module = SmallCNN((64, 128, 256), in_channels=3, image_size=32, convs_per_block=2)
-    else:
-        model = resnet(int(args.model[6:]), num_classes=len(train.classes), stem="small", width=args.width)
-    if torch.cuda.is_available():
-        torch.backends.cudnn.benchmark = True
-    history = train_classifier(
-        model, train[:2], test[:2], epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, device=args.device, seed=args.seed, progress=True,
-    )  # fmt: skip
-    acc = history["val_acc"][-1]
-    print(f"{args.model}: test accuracy {acc:.2%} after {args.epochs} epochs on {len(train.labels)} images")
-    if args.save:
-        torch.save(model.state_dict(), args.save)
-    return acc
-
-
-if __name__ == "__main__":
-    main()

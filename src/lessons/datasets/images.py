@@ -9,31 +9,29 @@ Images come as float32 tensors scaled to [0, 1] with shape ``(N, 1, H, W)`` (``f
 ``(N, H*W)``), labels as int64 ``(N,)``. With ``test_size`` a loader returns a stratified split in
 scikit-learn's order ``X_train, X_test, y_train, y_test``; the same ``seed`` gives the same split.
 
-`ImageDataset`, the augmentation transforms and `make_loaders` live here (not in a chapter's code block)
-so that ``DataLoader(num_workers=2)`` can pickle them into its worker processes.
+`ImageDataset` and `make_loaders` live here (not in a chapter's code block) so that
+``DataLoader(num_workers=2)`` can pickle them into its worker processes; the augmentation they apply is in
+`lessons.transforms`.
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
-import math
 import os
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
+
+from lessons.checks import check_callable, check_int, check_tensor
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
-    "Compose",
     "ImageDataset",
-    "RandomAffine",
-    "AddGaussianNoise",
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",
@@ -193,10 +191,11 @@ def load_fashion_mnist(
 
     Raises:
         FileNotFoundError: the files are not in `root` (the message says how to install them).
+        TypeError: `limit` is not an int.
         ValueError: `limit` < 1.
     """
-    if limit is not None and limit < 1:
-        raise ValueError(f"limit must be >= 1 or None, got {limit}")
+    if limit is not None:
+        check_int("limit", limit, ge=1)
     prefix = "train" if train else "t10k"
     paths = []
     for kind in ("images-idx3", "labels-idx1"):
@@ -219,8 +218,8 @@ class ImageDataset(Dataset):
     """Images and labels in memory, with an optional per-image transform (for augmentation).
 
     Unlike a ``TensorDataset`` it applies `transform` to each image when it is fetched, and it pickles,
-    so it works with ``DataLoader(num_workers>0)`` as long as `transform` pickles too (the transforms in
-    this module do; a ``lambda`` or a function defined in a notebook cell does not).
+    so it works with ``DataLoader(num_workers>0)`` as long as `transform` pickles too (those of
+    `lessons.transforms` do; a ``lambda`` or a function defined in a notebook cell does not).
 
     Args:
         images: ``(N, C, H, W)`` (or any ``(N, ...)``) tensor.
@@ -238,13 +237,12 @@ class ImageDataset(Dataset):
         labels: torch.Tensor,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
-        for name, t in (("images", images), ("labels", labels)):
-            if not isinstance(t, torch.Tensor):
-                raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        check_tensor("images", images)
+        check_tensor("labels", labels)
         if len(images) != len(labels):
             raise ValueError(f"images has {len(images)} items but labels has {len(labels)}")
-        if transform is not None and not callable(transform):
-            raise TypeError(f"transform must be callable or None, got {type(transform).__name__}")
+        if transform is not None:
+            check_callable("transform", transform)
         self.images, self.labels, self.transform = images, labels, transform
 
     def __len__(self) -> int:
@@ -255,77 +253,6 @@ class ImageDataset(Dataset):
         if self.transform is not None:
             x = self.transform(x)
         return x, self.labels[i]
-
-
-class Compose:
-    """Apply transforms one after the other: ``Compose([RandomAffine(10), AddGaussianNoise(0.05)])``."""
-
-    def __init__(self, transforms: Sequence[Callable[[torch.Tensor], torch.Tensor]]) -> None:
-        if not all(callable(t) for t in transforms):
-            raise TypeError("transforms must be a sequence of callables")
-        self.transforms = list(transforms)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        for t in self.transforms:
-            x = t(x)
-        return x
-
-    def __repr__(self) -> str:
-        return f"Compose({self.transforms!r})"
-
-
-class RandomAffine:
-    """Randomly rotate (±`degrees`) and shift (±`translate` × size) one ``(C, H, W)`` image.
-
-    Uses ``torch.rand`` (so the global seed, or each DataLoader worker's seed, makes it reproducible),
-    ``F.affine_grid`` and ``F.grid_sample`` with zero padding (black background, as in MNIST).
-
-    Args:
-        degrees: maximum rotation angle in degrees (>= 0).
-        translate: maximum shift as a fraction of width/height, in [0, 1).
-
-    Raises:
-        ValueError: `degrees` < 0 or `translate` outside [0, 1).
-    """
-
-    def __init__(self, degrees: float = 10.0, translate: float = 0.1) -> None:
-        if degrees < 0:
-            raise ValueError(f"degrees must be >= 0, got {degrees}")
-        if not 0 <= translate < 1:
-            raise ValueError(f"translate must be in [0, 1), got {translate}")
-        self.degrees, self.translate = float(degrees), float(translate)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 3:
-            raise ValueError(f"RandomAffine expects one (C, H, W) image, got shape {tuple(x.shape)}")
-        angle = math.radians(self.degrees) * (2 * torch.rand(()).item() - 1)
-        tx, ty = (self.translate * 2 * (2 * torch.rand(2) - 1)).tolist()  # grid coordinates span [-1, 1]
-        cos, sin = math.cos(angle), math.sin(angle)
-        theta = torch.tensor([[cos, -sin, tx], [sin, cos, ty]], dtype=x.dtype).unsqueeze(0)
-        grid = F.affine_grid(theta, [1, *x.shape], align_corners=False)
-        return F.grid_sample(x.unsqueeze(0), grid, align_corners=False, padding_mode="zeros").squeeze(0)
-
-    def __repr__(self) -> str:
-        return f"RandomAffine(degrees={self.degrees}, translate={self.translate})"
-
-
-class AddGaussianNoise:
-    """Add ``N(0, std²)`` noise and clip to [0, 1].
-
-    Raises:
-        ValueError: `std` < 0.
-    """
-
-    def __init__(self, std: float = 0.05) -> None:
-        if std < 0:
-            raise ValueError(f"std must be >= 0, got {std}")
-        self.std = float(std)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return (x + self.std * torch.randn_like(x)).clamp(0.0, 1.0)
-
-    def __repr__(self) -> str:
-        return f"AddGaussianNoise(std={self.std})"
 
 
 def make_loaders(
@@ -357,13 +284,12 @@ def make_loaders(
         ``(train_loader, test_loader)``.
 
     Raises:
+        TypeError: a size is not an int, or the data are not tensors.
         ValueError: `batch_size`, `eval_batch_size` < 1 or `num_workers` < 0; mismatched lengths.
     """
-    for name, v in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
+    check_int("batch_size", batch_size, ge=1)
+    check_int("eval_batch_size", eval_batch_size, ge=1)
+    check_int("num_workers", num_workers, ge=0)
     train = ImageDataset(X_train, y_train, transform)
     test = ImageDataset(X_test, y_test)
     generator = torch.Generator().manual_seed(seed)

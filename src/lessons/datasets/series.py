@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lessons.checks import check_choice, check_int
+
 __all__ = ["GOOG_COLUMNS", "chronological_split", "load_goog", "make_windows"]
 
 #: Numeric columns of the GOOG sample data.
@@ -35,8 +37,7 @@ def load_goog(column: str = "adj_close") -> tuple[np.ndarray, np.ndarray]:
         ValueError: `column` is not one of `GOOG_COLUMNS`.
         FileNotFoundError: this matplotlib does not ship ``goog.npz`` (it has since 1.x; checked with 3.11).
     """
-    if column not in GOOG_COLUMNS:
-        raise ValueError(f"column must be one of {list(GOOG_COLUMNS)}, got {column!r}")
+    check_choice("column", column, GOOG_COLUMNS)
     from matplotlib import cbook
 
     try:
@@ -64,15 +65,14 @@ def make_windows(series: np.ndarray, window: int, horizon: int = 1) -> tuple[np.
         ``M = N - window - horizon + 1``. Copies, not views.
 
     Raises:
+        TypeError: `window` or `horizon` is not an int.
         ValueError: `series` is not 1-D or 2-D, `window` / `horizon` < 1, or the series is too short
             for one pair.
     """
     series = np.asarray(series)
     if series.ndim not in (1, 2):
         raise ValueError(f"series must be 1-D or 2-D, got shape {series.shape}")
-    for name, v in (("window", window), ("horizon", horizon)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    window, horizon = check_int("window", window, ge=1), check_int("horizon", horizon, ge=1)
     m = len(series) - window - horizon + 1
     if m < 1:
         raise ValueError(

@@ -21,6 +21,8 @@ from importlib import resources
 import torch
 from torch.utils.data import Dataset
 
+from lessons.checks import check_int
+
 __all__ = [
     "DATE_FORMATS",
     "CharLMDataset",
@@ -49,7 +51,7 @@ DATE_FORMATS: tuple[str, ...] = (
 
 
 def load_hamlet() -> str:
-    """The full text of *Hamlet* (about 175,000 characters, 65 distinct ones), read from the package.
+    """The full text of *Hamlet* (about 175,000 characters, 64 distinct ones), read from the package.
 
     Source and licence (public domain): ``lessons/data/README.md``.
 
@@ -97,6 +99,7 @@ class CharLMDataset(Dataset):
         stride: step between window starts (default `seq_len`: non-overlapping windows).
 
     Raises:
+        TypeError: `seq_len` or `stride` is not an int.
         ValueError: `ids` is not 1-D or too short for one window, or `seq_len` / `stride` < 1.
 
     Example:
@@ -109,11 +112,8 @@ class CharLMDataset(Dataset):
         ids = torch.as_tensor(ids, dtype=torch.long)
         if ids.dim() != 1:
             raise ValueError(f"ids must be 1-D, got shape {tuple(ids.shape)}")
-        if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
-            raise ValueError(f"seq_len must be an int >= 1, got {seq_len!r}")
-        stride = seq_len if stride is None else stride
-        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-            raise ValueError(f"stride must be an int >= 1, got {stride!r}")
+        check_int("seq_len", seq_len, ge=1)
+        stride = seq_len if stride is None else check_int("stride", stride, ge=1)
         if len(ids) < seq_len + 1:
             raise ValueError(f"ids has {len(ids)} elements; one window needs seq_len + 1 = {seq_len + 1}")
         self.ids, self.seq_len, self.stride = ids, seq_len, stride
@@ -180,8 +180,7 @@ def make_date_pairs(
         ValueError: `n` < 1, `formats` is empty or holds an unknown format, or the date range is empty
             or longer than 100 years while a two-digit-year format is used.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    check_int("n", n, ge=1)
     if isinstance(formats, str) or len(formats) == 0:
         raise ValueError(f"formats must be a non-empty sequence of format names, got {formats!r}")
     unknown = [f for f in formats if f not in DATE_FORMATS]
@@ -231,8 +230,7 @@ def reversal_batch(
     Raises:
         ValueError: a size is out of range, or `pad_id` could collide with a token.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    check_int("n", n, ge=1)
     if not 1 <= min_len <= max_len:
         raise ValueError(f"need 1 <= min_len <= max_len, got min_len={min_len}, max_len={max_len}")
     if not 0 <= pad_id < first_id < vocab_size:

@@ -4,9 +4,8 @@
 * classic architectures, layer for layer: `LeNet5` (LeCun et al., 1998), `AlexNet` (Krizhevsky et al., 2012),
   `VGG` with `vgg_block` (Simonyan & Zisserman, 2015), `MobileNetV1` with `DepthwiseSeparableConv`
   (Howard et al., 2017);
-* `SmallCNN`: a few conv-BatchNorm-ReLU blocks, the workhorse for 28×28 digits on a CPU;
-* `trained_digit_cnn`: a `SmallCNN` trained on the 5,000 MNIST digits in a few seconds and cached, for the
-  lessons that inspect a trained network (feature maps, Grad-CAM).
+* `SmallCNN`: a few conv-BatchNorm-ReLU blocks, the workhorse for 28×28 digits on a CPU (a trained one:
+  `lessons.recipes.trained_digit_cnn`).
 
 Every class accepts ``num_classes`` and ``in_channels``, so the real architectures can be built on the
 ``meta`` device to count parameters (``with torch.device("meta"): m = vgg(16)``) and scaled-down twins can
@@ -15,12 +14,14 @@ be trained in seconds.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
+
+from lessons.checks import check_choice, check_float, check_int, check_tensor
+from lessons.models import make_activation
 
 __all__ = [
     "AlexNet",
@@ -28,23 +29,13 @@ __all__ = [
     "LeNet5",
     "MobileNetV1",
     "SmallCNN",
-    "TrainedCNN",
     "VGG",
     "VGG_ARCHS",
     "conv_output_size",
     "receptive_field",
-    "trained_digit_cnn",
     "vgg",
     "vgg_block",
 ]
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def conv_output_size(
@@ -74,11 +65,11 @@ def conv_output_size(
         >>> conv_output_size(227, kernel_size=11, stride=4)
         55
     """
-    _check_int("size", size, 1)
-    _check_int("kernel_size", kernel_size, 1)
-    _check_int("stride", stride, 1)
-    _check_int("padding", padding, 0)
-    _check_int("dilation", dilation, 1)
+    check_int("size", size, ge=1)
+    check_int("kernel_size", kernel_size, ge=1)
+    check_int("stride", stride, ge=1)
+    check_int("padding", padding, ge=0)
+    check_int("dilation", dilation, ge=1)
     span = dilation * (kernel_size - 1) + 1
     if span > size + 2 * padding:
         raise ValueError(
@@ -118,14 +109,10 @@ def receptive_field(layers: Sequence[tuple[int, int]]) -> tuple[int, int]:
     for i, layer in enumerate(layers):
         if not (isinstance(layer, (tuple, list)) and len(layer) == 2):
             raise TypeError(f"layers[{i}] must be a (kernel_size, stride) pair, got {layer!r}")
-        k = _check_int(f"layers[{i}] kernel_size", layer[0], 1)
-        s = _check_int(f"layers[{i}] stride", layer[1], 1)
+        k = check_int(f"layers[{i}] kernel_size", layer[0], ge=1)
+        s = check_int(f"layers[{i}] stride", layer[1], ge=1)
         r, j = r + (k - 1) * j, j * s
     return r, j
-
-
-Activation = Literal["relu", "tanh", "sigmoid"]
-_ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
 
 class LeNet5(nn.Module):
@@ -137,7 +124,8 @@ class LeNet5(nn.Module):
     Args:
         num_classes: outputs of the last layer.
         in_channels: input channels.
-        activation: ``"relu"`` (modern) or the saturating ``"tanh"`` / ``"sigmoid"`` of the 1990s.
+        activation: ``"relu"`` (modern), the saturating ``"tanh"`` / ``"sigmoid"`` of the 1990s, or any
+            other name of `lessons.models.ACTIVATIONS`.
         pool: ``"max"`` or ``"avg"`` (LeNet's subsampling layers averaged).
 
     Shapes:
@@ -148,17 +136,18 @@ class LeNet5(nn.Module):
         self,
         num_classes: int = 10,
         in_channels: int = 1,
-        activation: Activation = "relu",
+        activation: str = "relu",
         pool: Literal["max", "avg"] = "max",
     ) -> None:
         super().__init__()
-        _check_int("num_classes", num_classes, 1)
-        _check_int("in_channels", in_channels, 1)
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
-        if pool not in ("max", "avg"):
-            raise ValueError(f"pool must be 'max' or 'avg', got {pool!r}")
-        act = _ACTIVATIONS[activation]
+        check_int("num_classes", num_classes, ge=1)
+        check_int("in_channels", in_channels, ge=1)
+        make_activation(activation)  # validates the name before any layer is built
+        check_choice("pool", pool, ("max", "avg"))
+
+        def act() -> nn.Module:
+            return make_activation(activation)
+
         pooling = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
         self.in_channels = in_channels
         self.features = nn.Sequential(
@@ -202,10 +191,9 @@ class AlexNet(nn.Module):
         self, num_classes: int = 1000, in_channels: int = 3, groups: int = 1, dropout: float = 0.5
     ) -> None:
         super().__init__()
-        _check_int("num_classes", num_classes, 1)
-        _check_int("in_channels", in_channels, 1)
-        if groups not in (1, 2):
-            raise ValueError(f"groups must be 1 or 2, got {groups!r}")
+        check_int("num_classes", num_classes, ge=1)
+        check_int("in_channels", in_channels, ge=1)
+        check_choice("groups", groups, (1, 2))
         self.in_channels = in_channels
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 96, 11, stride=4), nn.ReLU(inplace=True),  # 96x55x55
@@ -240,9 +228,9 @@ def vgg_block(
     Raises:
         TypeError, ValueError: a count is not a positive int.
     """
-    _check_int("num_convs", num_convs, 1)
-    _check_int("in_channels", in_channels, 1)
-    _check_int("out_channels", out_channels, 1)
+    check_int("num_convs", num_convs, ge=1)
+    check_int("in_channels", in_channels, ge=1)
+    check_int("out_channels", out_channels, ge=1)
     layers: list[nn.Module] = []
     for _ in range(num_convs):
         layers.append(nn.Conv2d(in_channels, out_channels, 3, padding=1))
@@ -297,10 +285,10 @@ class VGG(nn.Module):
             raise ValueError(
                 f"arch must be a non-empty sequence of (num_convs, out_channels) pairs, got {arch!r}"
             )
-        _check_int("num_classes", num_classes, 1)
-        _check_int("in_channels", in_channels, 1)
-        _check_int("hidden", hidden, 1)
-        _check_int("pool_size", pool_size, 1)
+        check_int("num_classes", num_classes, ge=1)
+        check_int("in_channels", in_channels, ge=1)
+        check_int("hidden", hidden, ge=1)
+        check_int("pool_size", pool_size, ge=1)
         self.in_channels = in_channels
         self.min_size = 2 ** len(arch)
         blocks = []
@@ -328,8 +316,7 @@ def vgg(depth: int, **kwargs: object) -> VGG:
     Raises:
         ValueError: `depth` is not 11, 13, 16 or 19.
     """
-    if depth not in VGG_ARCHS:
-        raise ValueError(f"depth must be one of {sorted(VGG_ARCHS)}, got {depth!r}")
+    check_choice("depth", depth, VGG_ARCHS)
     return VGG(VGG_ARCHS[depth], **kwargs)  # type: ignore[arg-type]
 
 
@@ -345,10 +332,9 @@ class DepthwiseSeparableConv(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
-        _check_int("in_channels", in_channels, 1)
-        _check_int("out_channels", out_channels, 1)
-        if stride not in (1, 2):
-            raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+        check_int("in_channels", in_channels, ge=1)
+        check_int("out_channels", out_channels, ge=1)
+        check_choice("stride", stride, (1, 2))
         self.depthwise = nn.Conv2d(
             in_channels, in_channels, 3, stride, padding=1, groups=in_channels, bias=False
         )
@@ -385,12 +371,10 @@ class MobileNetV1(nn.Module):
         self, num_classes: int = 1000, in_channels: int = 3, width_mult: float = 1.0, stem_stride: int = 2
     ) -> None:
         super().__init__()
-        _check_int("num_classes", num_classes, 1)
-        _check_int("in_channels", in_channels, 1)
-        if not (isinstance(width_mult, (int, float)) and width_mult > 0):
-            raise ValueError(f"width_mult must be a positive number, got {width_mult!r}")
-        if stem_stride not in (1, 2):
-            raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride!r}")
+        check_int("num_classes", num_classes, ge=1)
+        check_int("in_channels", in_channels, ge=1)
+        check_float("width_mult", width_mult, gt=0)
+        check_choice("stem_stride", stem_stride, (1, 2))
 
         def scaled(c: int) -> int:
             return max(8, int(c * width_mult))
@@ -453,13 +437,12 @@ class SmallCNN(nn.Module):
         if not channels:
             raise ValueError("channels must name at least one block, got ()")
         for i, c in enumerate(channels):
-            _check_int(f"channels[{i}]", c, 1)
-        _check_int("num_classes", num_classes, 1)
-        _check_int("in_channels", in_channels, 1)
-        _check_int("image_size", image_size, 2 ** len(channels))
-        _check_int("convs_per_block", convs_per_block, 1)
-        if head not in ("flatten", "avg"):
-            raise ValueError(f"head must be 'flatten' or 'avg', got {head!r}")
+            check_int(f"channels[{i}]", c, ge=1)
+        check_int("num_classes", num_classes, ge=1)
+        check_int("in_channels", in_channels, ge=1)
+        check_int("image_size", image_size, ge=2 ** len(channels))
+        check_int("convs_per_block", convs_per_block, ge=1)
+        check_choice("head", head, ("flatten", "avg"))
         self.in_channels = in_channels
         self.image_size = image_size if head == "flatten" else None
         self.min_size = 2 ** len(channels)
@@ -483,69 +466,11 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x))
 
 
-class TrainedCNN(NamedTuple):
-    """What `trained_digit_cnn` returns: the model (in eval mode), the normalisation it expects
-    (``(x - mean) / std`` on images in [0, 1]) and its accuracy on the 1,000 held-out digits."""
-
-    model: SmallCNN
-    mean: float
-    std: float
-    test_accuracy: float
-
-
-@functools.lru_cache(maxsize=4)
-def _train_digit_cnn(channels: tuple[int, ...], epochs: int, seed: int) -> tuple[dict, float, float, float]:
-    from lessons.datasets.cifar import channel_stats, train_classifier
-    from lessons.datasets.images import load_mnist
-
-    X_train, X_test, y_train, y_test = load_mnist(test_size=1000, seed=0)
-    with torch.random.fork_rng():  # leave the caller's random state alone
-        torch.manual_seed(seed)
-        model = SmallCNN(channels)
-        history = train_classifier(
-            model, (X_train, y_train), (X_test, y_test), epochs=epochs, batch_size=64, optimizer="adamw",
-            lr=5e-3, weight_decay=1e-4, schedule="onecycle", padding=0, flip=False, device="cpu", seed=seed,
-        )  # fmt: skip
-    (mean,), (std,) = channel_stats(X_train)
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    return state, mean, std, history["val_acc"][-1]
-
-
-def trained_digit_cnn(channels: Sequence[int] = (16, 32), *, epochs: int = 4, seed: int = 0) -> TrainedCNN:
-    """A `SmallCNN` trained on the 5,000 MNIST digits of `lessons.datasets.images.load_mnist`
-    (4,000 for training, the stratified 1,000 of ``load_mnist(test_size=1000, seed=0)`` held out).
-
-    Training (AdamW, one-cycle schedule, CPU) takes a few seconds and happens once per Python process for
-    each argument combination; later calls return a fresh copy of the cached weights, so callers may modify
-    or hook the model freely. With the defaults the held-out accuracy is about 97%.
-
-    Args:
-        channels: channels of the blocks of the `SmallCNN`.
-        epochs: training epochs.
-        seed: seeds the weights, the shuffling and the augmentation draws.
-
-    Returns:
-        `TrainedCNN` ``(model, mean, std, test_accuracy)``; feed the model ``(x - mean) / std`` with
-        ``x`` of shape ``(N, 1, 28, 28)`` in [0, 1].
-
-    Raises:
-        TypeError, ValueError: bad `channels`, `epochs` or `seed`.
-    """
-    channels = tuple(channels)
-    _check_int("epochs", epochs, 1)
-    _check_int("seed", seed, 0)
-    model = SmallCNN(channels)  # validates `channels`
-    state, mean, std, acc = _train_digit_cnn(channels, epochs, seed)
-    model.load_state_dict(state)
-    return TrainedCNN(model.eval(), mean, std, acc)
-
-
 def _check_images(
     x: Tensor, in_channels: int, model: str, *, size: int | None = None, min_size: int = 1
 ) -> None:
     """Raise a ValueError naming the expected shape instead of a deep shape-mismatch trace."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{model} expects a torch.Tensor, got {type(x).__name__}")
+    check_tensor("x", x)
     ok = x.ndim == 4 and x.shape[1] == in_channels
     if ok and size is not None:
         ok = x.shape[2] == size and x.shape[3] == size

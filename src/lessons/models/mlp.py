@@ -12,61 +12,18 @@ chapters import.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "INITS", "MLP", "make_activation"]
+from lessons.checks import check_choice, check_float, check_int
+from lessons.models import make_activation
 
-#: Activation names accepted by `make_activation` and `MLP`, mapped to their `torch.nn` classes.
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
-    "gelu": nn.GELU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "silu": nn.SiLU,
-    "elu": nn.ELU,
-    "identity": nn.Identity,
-}
+__all__ = ["INITS", "MLP"]
 
 #: Weight initialisations accepted by `MLP(init=...)`; ``"default"`` keeps PyTorch's own.
 INITS = ("default", "he", "xavier")
-
-
-def make_activation(name: str) -> nn.Module:
-    """Return a fresh activation module from its name.
-
-    Args:
-        name: one of the keys of `ACTIVATIONS` (``"relu"``, ``"gelu"``, ``"tanh"``, ``"sigmoid"`` ...),
-            case-insensitive.
-
-    Returns:
-        A new `nn.Module` (element-wise: output shape = input shape).
-
-    Raises:
-        TypeError: `name` is not a string.
-        ValueError: `name` is not a known activation.
-
-    Example:
-        >>> make_activation("ReLU")
-        ReLU()
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"activation must be a string such as 'relu', got {type(name).__name__}")
-    key = name.lower()
-    if key not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-    return ACTIVATIONS[key]()
-
-
-def _check_positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
 
 
 class MLP(nn.Module):
@@ -77,7 +34,7 @@ class MLP(nn.Module):
         hidden: width of each hidden layer, e.g. ``[128, 64]``; an int means one hidden layer; an empty
             sequence gives a linear model ``Linear(in_features, out_features)``.
         out_features: size of each output vector (e.g. the number of classes: the output is logits).
-        activation: name of the hidden activation (see `ACTIVATIONS`).
+        activation: name of the hidden activation (see `lessons.models.ACTIVATIONS`).
         dropout: probability of zeroing a hidden unit during training, in ``[0, 1)``; 0 adds no layer.
         batch_norm: put a `BatchNorm1d` between each hidden `Linear` and its activation (the hidden
             `Linear` then has no bias: BatchNorm's shift replaces it).
@@ -111,24 +68,18 @@ class MLP(nn.Module):
         init: str = "default",
     ) -> None:
         super().__init__()
-        self.in_features = _check_positive_int(in_features, "in_features")
-        self.out_features = _check_positive_int(out_features, "out_features")
+        self.in_features = check_int("in_features", in_features, ge=1)
+        self.out_features = check_int("out_features", out_features, ge=1)
         if isinstance(hidden, int) and not isinstance(hidden, bool):
             hidden = [hidden]
         if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
             raise TypeError(f"hidden must be an int or a sequence of ints, got {type(hidden).__name__}")
-        self.hidden = [_check_positive_int(h, f"hidden[{i}]") for i, h in enumerate(hidden)]
+        self.hidden = [check_int(f"hidden[{i}]", h, ge=1) for i, h in enumerate(hidden)]
         make_activation(activation)  # validates the name before any layer is built
         self.activation = activation.lower()
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-            raise TypeError(f"dropout must be a float in [0, 1), got {type(dropout).__name__}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.dropout = float(dropout)
+        self.dropout = check_float("dropout", dropout, ge=0, lt=1)
         self.batch_norm = bool(batch_norm)
-        if init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {init!r}")
-        self.init = init
+        self.init = check_choice("init", init, INITS)
 
         layers: list[nn.Module] = []
         width = self.in_features
@@ -153,8 +104,7 @@ class MLP(nn.Module):
         Raises:
             ValueError: `init` is not one of `INITS`.
         """
-        if init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        check_choice("init", init, INITS)
         for module in self.net:
             if not isinstance(module, nn.Linear):
                 continue

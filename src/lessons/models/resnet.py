@@ -35,11 +35,12 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from lessons.checks import check_choice, check_int
+
 __all__ = [
     "BasicBlock",
     "Bottleneck",
     "ResNet",
-    "count_parameters",
     "resnet",
     "resnet18",
     "resnet34",
@@ -164,17 +165,14 @@ class ResNet(nn.Module):
         if not (isinstance(block, type) and issubclass(block, nn.Module) and hasattr(block, "expansion")):
             raise TypeError(f"block must be a block class such as BasicBlock or Bottleneck, got {block!r}")
         layers = tuple(layers)
-        if len(layers) != 4 or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in layers
-        ):
+        if len(layers) != 4:
             raise ValueError(f"layers must be four positive ints (blocks per stage), got {layers!r}")
-        for name, value in (("num_classes", num_classes), ("in_channels", in_channels), ("width", width)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-            if value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
-        if stem not in _STEMS:
-            raise ValueError(f"stem must be one of {_STEMS}, got {stem!r}")
+        for i, n in enumerate(layers):
+            check_int(f"layers[{i}]", n, ge=1)
+        check_int("num_classes", num_classes, ge=1)
+        check_int("in_channels", in_channels, ge=1)
+        check_int("width", width, ge=1)
+        check_choice("stem", stem, _STEMS)
         self.in_channels = in_channels
         if stem == "imagenet":
             self.stem = nn.Sequential(
@@ -240,8 +238,7 @@ def resnet(depth: int, **kwargs: object) -> ResNet:
     Raises:
         ValueError: `depth` is not one of the paper's depths.
     """
-    if depth not in _DEPTHS:
-        raise ValueError(f"depth must be one of {sorted(_DEPTHS)}, got {depth!r}")
+    check_choice("depth", depth, _DEPTHS)
     block, layers = _DEPTHS[depth]
     return ResNet(block, layers, **kwargs)  # type: ignore[arg-type]
 
@@ -264,18 +261,3 @@ def resnet50(**kwargs: object) -> ResNet:
 def resnet101(**kwargs: object) -> ResNet:
     """ResNet-101: `Bottleneck` × (3, 4, 23, 3); 44,549,160 parameters at 1000 classes."""
     return resnet(101, **kwargs)
-
-
-def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
-    """Number of parameters of `model` (works on the ``meta`` device too, where no memory is allocated).
-
-    Args:
-        model: any module.
-        trainable_only: count only parameters with ``requires_grad``.
-
-    Raises:
-        TypeError: `model` is not an `nn.Module`.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lessons.checks import check_choice, check_float, check_int
+
 __all__ = [
     "CharRNN",
     "GRUCell",
@@ -40,12 +42,6 @@ State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
-def _check_sizes(input_size: int, hidden_size: int) -> None:
-    for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-
-
 class _CellBase(nn.Module):
     """Parameters shared by the three cells: ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), biases (G*H,)."""
 
@@ -53,8 +49,8 @@ class _CellBase(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
-        _check_sizes(input_size, hidden_size)
-        self.input_size, self.hidden_size = input_size, hidden_size
+        self.input_size = check_int("input_size", input_size, ge=1)
+        self.hidden_size = check_int("hidden_size", hidden_size, ge=1)
         g = _GATES[self.kind] * hidden_size
         self.weight_ih = nn.Parameter(torch.empty(g, input_size))
         self.weight_hh = nn.Parameter(torch.empty(g, hidden_size))
@@ -107,8 +103,7 @@ class RNNCell(_CellBase):
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
         super().__init__(input_size, hidden_size, bias)
         self.nonlinearity = nonlinearity
 
@@ -240,8 +235,7 @@ def unroll(cell: nn.Module, x: torch.Tensor, state: State | None = None) -> tupl
 
 
 def _torch_rnn(kind: str, *args, **kwargs) -> nn.Module:
-    if kind not in _GATES:
-        raise ValueError(f"cell must be one of {sorted(_GATES)}, got {kind!r}")
+    check_choice("cell", kind, _GATES)
     return {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](*args, **kwargs)
 
 
@@ -262,6 +256,7 @@ class CharRNN(nn.Module):
         truncated BPTT).
 
     Raises:
+        TypeError: a size is not an int, or `dropout` is not a number.
         ValueError: a size is < 1, `cell` is unknown, or `dropout` is outside ``[0, 1)``.
     """
 
@@ -275,12 +270,11 @@ class CharRNN(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        for name, v in (("vocab_size", vocab_size), ("embed_dim", embed_dim), ("num_layers", num_layers)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        _check_sizes(embed_dim, hidden_size)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        check_int("vocab_size", vocab_size, ge=1)
+        check_int("embed_dim", embed_dim, ge=1)
+        check_int("hidden_size", hidden_size, ge=1)
+        check_int("num_layers", num_layers, ge=1)
+        check_float("dropout", dropout, ge=0, lt=1)
         self.vocab_size, self.cell = vocab_size, cell
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.rnn = _torch_rnn(
@@ -336,17 +330,16 @@ def sample(
         The `length` new ids (the prompt is not repeated).
 
     Raises:
+        TypeError: `length` or `top_k` is not an int, or `temperature` is not a number.
         ValueError: empty prompt, negative `length`, `temperature` <= 0, or `top_k` < 1.
     """
     prompt = torch.as_tensor(prompt_ids, dtype=torch.long).flatten()
     if prompt.numel() == 0:
         raise ValueError("prompt_ids must hold at least one id")
-    if length < 0:
-        raise ValueError(f"length must be >= 0, got {length}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
+    check_int("length", length, ge=0)
+    check_float("temperature", temperature, gt=0)
+    if top_k is not None:
+        check_int("top_k", top_k, ge=1)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -388,9 +381,9 @@ class RNNRegressor(nn.Module):
         horizon: int = 1,
     ) -> None:
         super().__init__()
-        _check_sizes(input_size, hidden_size)
-        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-            raise ValueError(f"horizon must be an int >= 1, got {horizon!r}")
+        check_int("input_size", input_size, ge=1)
+        check_int("hidden_size", hidden_size, ge=1)
+        check_int("horizon", horizon, ge=1)
         self.input_size, self.horizon = input_size, horizon
         self.rnn = _torch_rnn(cell, input_size, hidden_size, num_layers, batch_first=True)
         self.head = nn.Linear(hidden_size, horizon)

@@ -57,7 +57,7 @@ def test_the_tests_draw_into_a_scratch_folder_not_into_docs(request):
     # conftest.py points LESSONS_FIGURES into the fresh home; only `make refresh` writes docs/figures.
     if request.config.getoption("refresh"):
         pytest.skip("make refresh writes the committed figures on purpose")
-    from lessons.plot import figures_dir
+    from lessons.figures import figures_dir
 
     docs = Path(__file__).resolve().parents[1] / "docs"
     assert not figures_dir().resolve().is_relative_to(docs)

@@ -1,4 +1,4 @@
-"""lessons.plot additions: plot_history, plot_image_grid, plot_confusion_matrix (figures and bad input)."""
+"""lessons.plot: plot_history, plot_image_grid, plot_confusion_matrix (figures and bad input)."""
 
 import pytest
 import torch

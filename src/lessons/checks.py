@@ -1,0 +1,174 @@
+"""Argument checks shared by every module, so that bad input fails early with the same kind of message.
+
+The rule everywhere in `lessons`: a wrong *type* raises `TypeError`, a wrong *value* raises `ValueError`,
+and the message names the argument and shows what was passed::
+
+    check_int("epochs", 0, ge=1)        # ValueError: epochs must be an int >= 1, got 0
+    check_int("epochs", 2.5, ge=1)      # TypeError: epochs must be an int, got float
+
+Example:
+    >>> check_float("dropout", 0.1, ge=0, lt=1)
+    0.1
+    >>> check_choice("pool", "max", ("max", "avg"))
+    'max'
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Collection
+from typing import Any, TypeVar
+
+import torch
+
+__all__ = ["check_callable", "check_choice", "check_float", "check_int", "check_tensor"]
+
+T = TypeVar("T")
+
+
+def _bounds(ge: float | None, gt: float | None, le: float | None, lt: float | None) -> str:
+    """Describe the bounds for a message: ``"in [0, 1)"``, ``">= 1"``, ``"> 0"`` or ``""``."""
+    if ge is not None and gt is not None or le is not None and lt is not None:
+        raise ValueError("give at most one lower bound (ge or gt) and one upper bound (le or lt)")
+    low = f"[{ge}" if ge is not None else f"({gt}" if gt is not None else None
+    high = f"{le}]" if le is not None else f"{lt})" if lt is not None else None
+    if low and high:
+        return f" in {low}, {high}"
+    if low:
+        return f" >= {ge}" if ge is not None else f" > {gt}"
+    if high:
+        return f" <= {le}" if le is not None else f" < {lt}"
+    return ""
+
+
+def _in_bounds(x: float, ge: float | None, gt: float | None, le: float | None, lt: float | None) -> bool:
+    return (
+        (ge is None or x >= ge)
+        and (gt is None or x > gt)
+        and (le is None or x <= le)
+        and (lt is None or x < lt)
+    )
+
+
+def check_int(
+    name: str,
+    value: object,
+    *,
+    ge: int | None = None,
+    gt: int | None = None,
+    le: int | None = None,
+    lt: int | None = None,
+) -> int:
+    """Check that `value` is an integer (a Python or NumPy int, never a bool) within the given bounds.
+
+    Args:
+        name: the argument's name, for the message.
+        value: what the caller passed.
+        ge: optional lower bound, inclusive (``value >= ge``).
+        gt: optional lower bound, exclusive (``value > gt``); give `ge` or `gt`, not both.
+        le: optional upper bound, inclusive (``value <= le``).
+        lt: optional upper bound, exclusive (``value < lt``); give `le` or `lt`, not both.
+
+    Returns:
+        `value` as a Python ``int``.
+
+    Raises:
+        TypeError: `value` is not an integer (``True``, ``2.0`` and ``"3"`` are refused).
+        ValueError: `value` is outside the bounds.
+
+    Example:
+        >>> check_int("batch_size", 64, ge=1)
+        64
+    """
+    description = _bounds(ge, gt, le, lt)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int{description}, got {type(value).__name__}")
+    if not _in_bounds(int(value), ge, gt, le, lt):
+        raise ValueError(f"{name} must be an int{description}, got {value!r}")
+    return int(value)
+
+
+def check_float(
+    name: str,
+    value: object,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> float:
+    """Check that `value` is a finite real number (an int or a float, never a bool) within the bounds.
+
+    Args:
+        name: the argument's name, for the message.
+        value: what the caller passed.
+        ge: optional lower bound, inclusive (``value >= ge``).
+        gt: optional lower bound, exclusive (``value > gt``); give `ge` or `gt`, not both.
+        le: optional upper bound, inclusive (``value <= le``).
+        lt: optional upper bound, exclusive (``value < lt``); give `le` or `lt`, not both.
+
+    Returns:
+        `value` as a Python ``float``.
+
+    Raises:
+        TypeError: `value` is not a real number.
+        ValueError: `value` is NaN or infinite, or outside the bounds.
+
+    Example:
+        >>> check_float("lr", 3e-4, gt=0)
+        0.0003
+    """
+    description = _bounds(ge, gt, le, lt)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number{description}, got {type(value).__name__}")
+    x = float(value)
+    if not math.isfinite(x) or not _in_bounds(x, ge, gt, le, lt):
+        raise ValueError(f"{name} must be a finite number{description}, got {value!r}")
+    return x
+
+
+def check_choice(name: str, value: T, choices: Collection[Any]) -> T:
+    """Check that `value` is one of `choices` (a string option such as ``"max"`` or ``"avg"``).
+
+    Returns:
+        `value` unchanged.
+
+    Raises:
+        ValueError: `value` is not among `choices` (the message lists them).
+    """
+    try:
+        ok = value in choices
+    except TypeError:  # an unhashable value looked up in a set or dict
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def check_tensor(name: str, value: object) -> torch.Tensor:
+    """Check that `value` is a `torch.Tensor`.
+
+    Returns:
+        `value` unchanged.
+
+    Raises:
+        TypeError: it is not (a NumPy array or a list must be converted first, e.g. ``torch.as_tensor``).
+    """
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
+def check_callable(name: str, value: T) -> T:
+    """Check that `value` can be called (a function, a module, a transform object).
+
+    Returns:
+        `value` unchanged.
+
+    Raises:
+        TypeError: it cannot.
+    """
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+    return value
