@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,17 @@ def test_katex_is_loaded_only_where_there_is_maths(site_dir: Path):
     assert len(with_maths) > 10 and len(without) > 10
     assert all(n >= 4 for _, n in with_maths), [str(p) for p, n in with_maths if n < 4]
     assert all(n == 0 for _, n in without), [str(p) for p, n in without if n][:5]
+
+
+@pytest.mark.xdist_group("site")
+def test_images_are_lazy_and_sized(site_dir: Path):
+    """hooks/images.py: every image loads lazily, and every figure of ours states its size in pixels."""
+    images = [
+        (page, tag)
+        for page in site_dir.rglob("index.html")
+        for tag in re.findall(r"<img\b[^>]*>", page.read_text(encoding="utf-8"))
+    ]
+    figures = [(page, tag) for page, tag in images if "/figures/" in tag]
+    assert len(figures) > 50
+    assert all('loading="lazy"' in tag for _, tag in images), [t for _, t in images if "lazy" not in t][:3]
+    assert all(re.search(r'width="\d+" height="\d+"', tag) for _, tag in figures)
