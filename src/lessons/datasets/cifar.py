@@ -199,9 +199,16 @@ def load_cifar10(
             shape or size, labels outside the class range).
 
     Example:
-        >>> train = load_cifar10("~/data", split="train")  # doctest: +SKIP
-        >>> train.images.shape, train.labels.shape, train.classes[0]  # doctest: +SKIP
-        (torch.Size([50000, 3, 32, 32]), torch.Size([50000]), 'airplane')
+        ``load_cifar10("~/data")`` gives the 50,000 training images of the real files; here, ten images
+        written in their format:
+
+        >>> import tempfile
+        >>> images, labels = np.zeros((10, 3, 32, 32), dtype=np.uint8), np.arange(10)
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     _ = write_cifar10(root, (images, labels), (images[:2], labels[:2]))
+        ...     train = load_cifar10(root, split="train")
+        >>> train.images.shape, train.labels.shape, train.classes[0]
+        (torch.Size([10, 3, 32, 32]), torch.Size([10]), 'airplane')
     """
     check_choice("split", split, ("train", "test"))
     if limit is not None:
