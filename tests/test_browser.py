@@ -203,3 +203,31 @@ def test_diagrams_follow_the_dark_palette(browser, site_url):
     dark = browser.execute_script(label_colour)
     browser.execute_script("document.body.setAttribute('data-md-color-scheme', 'default')")
     assert light != dark, f"the label colour stayed {light} in the dark palette"
+
+
+PHONE_LAYOUT = """
+const wide = [...document.querySelectorAll('.katex-display')].filter(e => e.scrollWidth > e.clientWidth + 1);
+return {
+  page: document.documentElement.scrollWidth - window.innerWidth,
+  wide: wide.length,
+  cued: wide.filter(e => getComputedStyle(e).backgroundImage.includes('gradient')).length,
+  focusable: wide.filter(e => e.tabIndex >= 0).length,
+  formulas: document.querySelectorAll('.katex-display').length,
+};
+"""
+
+
+@pytest.mark.parametrize("path", ["phases/06-rnn/", "en/phases/02-math/"])
+def test_on_a_phone_wide_formulas_scroll_in_their_box_with_a_cue(browser, site_url, path):
+    """At 390 px the page itself never scrolls sideways; a formula wider than the screen scrolls inside
+    its own box, shows shadows at the edges that say so, and can be scrolled from the keyboard."""
+    browser.set_window_size(390, 844)
+    try:
+        open_page(browser, site_url + path)
+        wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".katex-display"))
+        layout = browser.execute_script(PHONE_LAYOUT)
+    finally:
+        browser.set_window_size(1280, 900)
+    assert layout["formulas"] > 3 and layout["wide"] > 0, layout  # the page has formulas too wide for a phone
+    assert layout["page"] <= 0, layout
+    assert layout["cued"] == layout["wide"] == layout["focusable"], layout
