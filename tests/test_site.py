@@ -153,3 +153,18 @@ def test_images_are_lazy_and_sized(site_dir: Path):
     assert len(figures) > 50
     assert all('loading="lazy"' in tag for _, tag in images), [t for _, t in images if "lazy" not in t][:3]
     assert all(re.search(r'width="\d+" height="\d+"', tag) for _, tag in figures)
+
+
+@pytest.mark.xdist_group("site")
+def test_palette_toggle_is_named_in_the_page_language(site_dir: Path):
+    for page in site_dir.rglob("index.html"):
+        english = page.relative_to(site_dir).parts[0] == "en"
+        names = re.findall(
+            r'<label class="md-header__button md-icon" title="([^"]*)"', page.read_text("utf-8")
+        )
+        expected = (
+            ["Switch to dark mode", "Switch to light mode"]
+            if english
+            else ["切换到深色模式", "切换到浅色模式"]
+        )
+        assert sorted(names) == sorted(expected), (page, names)
