@@ -168,3 +168,17 @@ def test_palette_toggle_is_named_in_the_page_language(site_dir: Path):
             else ["切换到深色模式", "切换到浅色模式"]
         )
         assert sorted(names) == sorted(expected), (page, names)
+
+
+@pytest.mark.xdist_group("site")
+def test_pages_link_to_the_site_relatively(site_dir: Path):
+    """hooks/relative_links.py: no page (but the 404 page, which is served at any depth) links to the site by
+    an absolute path, so the site works under any base path and under `mkdocs serve`."""
+    absolute = re.compile(r'\b(?:href|src)="/(?!/)[^"]*"')
+    code = re.compile(r"<(pre|code)\b.*?</\1>", re.S)  # a URL shown in code is not a link
+    found = {
+        str(page.relative_to(site_dir)): absolute.findall(code.sub("", page.read_text(encoding="utf-8")))
+        for page in site_dir.rglob("*.html")
+        if page.name != "404.html"
+    }
+    assert not {page: links for page, links in found.items() if links}
