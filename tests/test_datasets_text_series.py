@@ -65,6 +65,8 @@ def test_char_lm_dataset_windows() -> None:
 def test_char_lm_dataset_errors(args: tuple, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         CharLMDataset(*args)
+    with pytest.raises(TypeError, match="seq_len must be an int"):
+        CharLMDataset(torch.arange(5), 2.0)  # type: ignore[arg-type]
 
 
 def test_format_date_covers_every_format() -> None:
@@ -147,6 +149,9 @@ def test_make_windows_1d_and_2d() -> None:
 def test_make_windows_errors(args: tuple, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make_windows(*args)
+    with pytest.raises(TypeError, match="window must be an int"):
+        make_windows(np.arange(5.0), 2.5)  # type: ignore[arg-type]
+    assert make_windows(np.arange(5.0), np.int64(2))[0].shape == (3, 2)  # NumPy ints are ints
 
 
 def test_chronological_split() -> None:

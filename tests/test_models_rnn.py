@@ -83,6 +83,8 @@ def test_hand_cell_gradients_match_torch() -> None:
 def test_cell_errors() -> None:
     with pytest.raises(ValueError, match="hidden_size"):
         LSTMCell(3, 0)
+    with pytest.raises(TypeError, match="input_size must be an int"):
+        LSTMCell(3.0, 4)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="nonlinearity"):
         RNNCell(3, 4, nonlinearity="sigmoid")
     cell = GRUCell(3, 4)
@@ -124,6 +126,8 @@ def test_char_rnn_errors() -> None:
         CharRNN(5, cell="transformer")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="dropout"):
         CharRNN(5, dropout=1.0)
+    with pytest.raises(TypeError, match="num_layers must be an int"):
+        CharRNN(5, num_layers="2")  # type: ignore[arg-type]
     model = CharRNN(5, embed_dim=4, hidden_size=4)
     with pytest.raises(ValueError, match="token ids"):
         model(torch.randn(2, 3))

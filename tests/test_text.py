@@ -71,6 +71,8 @@ def test_bad_from_text_and_encode_decode_arguments() -> None:
         CharVocab.from_text(b"bytes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="must not be empty"):
         CharVocab.from_text("")
+    with pytest.raises(TypeError, match="min_freq must be an int"):
+        CharVocab.from_text("abc", min_freq=1.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="min_freq"):
         CharVocab.from_text("a", min_freq=0)
     vocab = CharVocab("ab")

@@ -25,9 +25,10 @@ import torch
 __all__ = ["check_callable", "check_choice", "check_float", "check_int", "check_tensor"]
 
 T = TypeVar("T")
+Bound = float | None  # an optional bound of check_int / check_float (an int is a float here)
 
 
-def _bounds(ge: float | None, gt: float | None, le: float | None, lt: float | None) -> str:
+def _bounds(ge: Bound, gt: Bound, le: Bound, lt: Bound) -> str:
     """Describe the bounds for a message: ``"in [0, 1)"``, ``">= 1"``, ``"> 0"`` or ``""``."""
     if ge is not None and gt is not None or le is not None and lt is not None:
         raise ValueError("give at most one lower bound (ge or gt) and one upper bound (le or lt)")
@@ -42,7 +43,7 @@ def _bounds(ge: float | None, gt: float | None, le: float | None, lt: float | No
     return ""
 
 
-def _in_bounds(x: float, ge: float | None, gt: float | None, le: float | None, lt: float | None) -> bool:
+def _in_bounds(x: float, ge: Bound, gt: Bound, le: Bound, lt: Bound) -> bool:
     return (
         (ge is None or x >= ge)
         and (gt is None or x > gt)
@@ -52,13 +53,7 @@ def _in_bounds(x: float, ge: float | None, gt: float | None, le: float | None, l
 
 
 def check_int(
-    name: str,
-    value: object,
-    *,
-    ge: int | None = None,
-    gt: int | None = None,
-    le: int | None = None,
-    lt: int | None = None,
+    name: str, value: object, *, ge: Bound = None, gt: Bound = None, le: Bound = None, lt: Bound = None
 ) -> int:
     """Check that `value` is an integer (a Python or NumPy int, never a bool) within the given bounds.
 
@@ -90,23 +85,10 @@ def check_int(
 
 
 def check_float(
-    name: str,
-    value: object,
-    *,
-    ge: float | None = None,
-    gt: float | None = None,
-    le: float | None = None,
-    lt: float | None = None,
+    name: str, value: object, *, ge: Bound = None, gt: Bound = None, le: Bound = None, lt: Bound = None
 ) -> float:
-    """Check that `value` is a finite real number (an int or a float, never a bool) within the bounds.
-
-    Args:
-        name: the argument's name, for the message.
-        value: what the caller passed.
-        ge: optional lower bound, inclusive (``value >= ge``).
-        gt: optional lower bound, exclusive (``value > gt``); give `ge` or `gt`, not both.
-        le: optional upper bound, inclusive (``value <= le``).
-        lt: optional upper bound, exclusive (``value < lt``); give `le` or `lt`, not both.
+    """Check that `value` is a finite real number (an int or a float, never a bool) within the bounds
+    `ge`, `gt`, `le`, `lt` (as for `check_int`).
 
     Returns:
         `value` as a Python ``float``.
