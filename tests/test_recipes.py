@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lessons.datasets.cifar import write_cifar10
+from lessons.datasets.images import load_mnist
 from lessons.models.cnn import SmallCNN
 from lessons.recipes import main, train_classifier, trained_digit_cnn
 
@@ -42,6 +43,10 @@ def test_trained_digit_cnn_is_cached_and_copied() -> None:
     first = trained_digit_cnn((4,), epochs=1, seed=0)
     assert isinstance(first.model, SmallCNN) and not first.model.training
     assert 0.5 < first.test_accuracy <= 1.0 and first.std > 0
+    _, X_test, _, y_test = load_mnist(test_size=1000, seed=0)
+    with torch.no_grad():  # the reported accuracy is that of the 1,000 test digits (not the validation ones)
+        predictions = first.model((X_test - first.mean) / first.std).argmax(1)
+    assert (predictions == y_test).float().mean().item() == pytest.approx(first.test_accuracy)
     with torch.no_grad():
         first.model.head[-1].weight.zero_()  # callers may modify their copy ...
     second = trained_digit_cnn((4,), epochs=1, seed=0)

@@ -19,7 +19,7 @@ import torch
 
 from lessons.checks import check_choice, check_int
 from lessons.datasets.cifar import load_cifar10
-from lessons.datasets.images import load_mnist
+from lessons.datasets.images import load_mnist, stratified_split
 from lessons.metrics import accuracy
 from lessons.models.cnn import SmallCNN
 from lessons.models.resnet import resnet
@@ -117,7 +117,7 @@ def train_classifier(
 
 class TrainedCNN(NamedTuple):
     """What `trained_digit_cnn` returns: the model (in eval mode), the normalisation it expects
-    (``(x - mean) / std`` on images in [0, 1]) and its accuracy on the 1,000 held-out digits."""
+    (``(x - mean) / std`` on images in [0, 1]) and its accuracy on the 1,000 test digits."""
 
     model: SmallCNN
     mean: float
@@ -127,26 +127,32 @@ class TrainedCNN(NamedTuple):
 
 @functools.lru_cache(maxsize=4)
 def _train_digit_cnn(channels: tuple[int, ...], epochs: int, seed: int) -> tuple[dict, float, float, float]:
-    X_train, X_test, y_train, y_test = load_mnist(test_size=1000, seed=0)
+    X_rest, X_test, y_rest, y_test = load_mnist(test_size=1000, seed=0)
+    X_train, X_val, y_train, y_val = stratified_split(X_rest, y_rest, test_size=500, seed=0)
     with torch.random.fork_rng():  # leave the caller's random state alone
         torch.manual_seed(seed)
         model = SmallCNN(channels)
-        history = train_classifier(
-            model, (X_train, y_train), (X_test, y_test), epochs=epochs, batch_size=64, optimizer="adamw",
+        train_classifier(
+            model, (X_train, y_train), (X_val, y_val), epochs=epochs, batch_size=64, optimizer="adamw",
             lr=5e-3, weight_decay=1e-4, schedule="onecycle", padding=0, flip=False, device="cpu", seed=seed,
         )  # fmt: skip
     (mean,), (std,) = channel_stats(X_train)
+    model.eval()
+    with torch.no_grad():  # the test digits, once, after training
+        test_accuracy = accuracy(model((X_test - mean) / std), y_test)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    return state, mean, std, history["val_acc"][-1]
+    return state, mean, std, test_accuracy
 
 
 def trained_digit_cnn(channels: Sequence[int] = (16, 32), *, epochs: int = 4, seed: int = 0) -> TrainedCNN:
-    """A `SmallCNN` trained on the 5,000 MNIST digits of `lessons.datasets.images.load_mnist`
-    (4,000 for training, the stratified 1,000 of ``load_mnist(test_size=1000, seed=0)`` held out).
+    """A `SmallCNN` trained on the 5,000 MNIST digits of `lessons.datasets.images.load_mnist`.
 
-    Training (AdamW, one-cycle schedule, CPU) takes a few seconds and happens once per Python process for
-    each argument combination; later calls return a fresh copy of the cached weights, so callers may modify
-    or hook the model freely. With the defaults the held-out accuracy is about 97%.
+    The split: the stratified 1,000 test digits of ``load_mnist(test_size=1000, seed=0)`` are held out and
+    used once, for the reported accuracy; of the other 4,000, ``stratified_split(..., test_size=500,
+    seed=0)`` keeps 500 for the per-epoch validation and trains on 3,500 (the split of the CNN chapter's
+    project). Training (AdamW, one-cycle schedule, CPU) takes a few seconds and happens once per Python
+    process for each argument combination; later calls return a fresh copy of the cached weights, so
+    callers may modify or hook the model freely. With the defaults the test accuracy is about 97%.
 
     Args:
         channels: channels of the blocks of the `SmallCNN`.
