@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -182,3 +183,18 @@ def test_pages_link_to_the_site_relatively(site_dir: Path):
         if page.name != "404.html"
     }
     assert not {page: links for page, links in found.items() if links}
+
+
+@pytest.mark.xdist_group("site")
+def test_search_index_holds_prose_not_code(site_dir: Path):
+    """hooks/search_exclude.py: code blocks, output blocks, diagram sources and the API's source listings are
+    not indexed; inline code in the prose is. (A project notebook's page is indexed whole: Material's parser
+    does not honour the exclusion inside mkdocs-jupyter's markup.)"""
+    for index in (
+        site_dir / "search" / "search_index.json",
+        site_dir / "en" / "search" / "search_index.json",
+    ):
+        docs = json.loads(index.read_text(encoding="utf-8"))["docs"]
+        text = "\n".join(doc["text"] for doc in docs if not doc["location"].startswith("projects/"))
+        assert "<pre" not in text and "flowchart" not in text
+        assert "<code>nn.MultiheadAttention</code>" in text
