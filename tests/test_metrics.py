@@ -1,11 +1,15 @@
-"""lessons.metrics: accuracy, confusion_matrix, mae, mse, including bad input."""
+"""lessons.metrics: accuracy, confusion_matrix, mae, mse, corpus_bleu, including bad input."""
+
+import math
 
 import numpy as np
 import pytest
+import sacrebleu
 import torch
+from sacrebleu.tokenizers.tokenizer_zh import TokenizerZh
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-from lessons.metrics import accuracy, confusion_matrix, mae, mse, to_labels
+from lessons.metrics import accuracy, confusion_matrix, corpus_bleu, mae, mse, to_labels
 
 
 def test_accuracy_from_logits_and_from_labels():
@@ -82,3 +86,65 @@ def test_regression_metrics():
         mae(out, [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="empty"):
         mse(torch.zeros(0), torch.zeros(0))
+
+
+# --- corpus_bleu against sacrebleu ------------------------------------------------------------------------
+
+
+def _random_corpus(seed: int, n: int, vocab: str = "abcdef") -> tuple[list[str], list[str], list[str]]:
+    rng = np.random.default_rng(seed)
+
+    def sentence() -> str:
+        return " ".join(rng.choice(list(vocab), size=int(rng.integers(1, 12))))
+
+    return [sentence() for _ in range(n)], [sentence() for _ in range(n)], [sentence() for _ in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("smooth", ["exp", "none"])
+def test_corpus_bleu_equals_sacrebleu(seed: int, smooth: str) -> None:
+    hyps, refs1, refs2 = _random_corpus(seed, 30, vocab="abc")
+    for streams in ([refs1], [refs1, refs2]):
+        mine = corpus_bleu(hyps, streams, smooth=smooth)
+        ref = sacrebleu.corpus_bleu(hyps, streams, tokenize="none", smooth_method=smooth)
+        assert mine.score == pytest.approx(ref.score, abs=1e-9)
+        assert mine.precisions == pytest.approx(ref.precisions, abs=1e-9)
+        assert mine.bp == pytest.approx(ref.bp) and (mine.sys_len, mine.ref_len) == (ref.sys_len, ref.ref_len)
+
+
+def test_corpus_bleu_characters_chinese_and_edge_cases() -> None:
+    hyps, refs = ["2026-11-25", "1999-12-31", "2000-01-01"], ["2026-11-25", "1999-12-13", "2000-10-01"]
+    assert corpus_bleu(hyps, [refs], tokenize=list).score == pytest.approx(
+        sacrebleu.corpus_bleu(hyps, [refs], tokenize="char").score
+    )
+    zh = TokenizerZh()
+    hyps = ["打印补丁到标准输出", "显示提交的日志", "git 无法读取文件"]
+    refs = ["打印补丁到标准输出", "显示提交日志", "无法读取文件 foo"]
+    assert corpus_bleu(hyps, [refs], tokenize=lambda s: zh(s).split()).score == pytest.approx(
+        sacrebleu.corpus_bleu(hyps, [refs], tokenize="zh").score
+    )
+    assert corpus_bleu(["a b c d"], [["a b c d"]]).score == pytest.approx(100.0)
+    assert corpus_bleu(["x y"], [["a b c"]]).score == 0.0  # nothing matches
+    short = corpus_bleu(["a b"], [["a b c d"]])
+    assert short.bp == pytest.approx(math.exp(1 - 4 / 2)) and short.score == 0.0  # no 3-grams at all
+    assert corpus_bleu([""], [["a b"]]).bp == 0.0
+    assert corpus_bleu(["a b"], [["a b c d"]], max_n=2).score == pytest.approx(100 * math.exp(-1))
+
+
+def test_corpus_bleu_rejects_bad_input() -> None:
+    with pytest.raises(TypeError, match=r"wrap it|\[refs\]"):
+        corpus_bleu(["a b"], ["a b"])
+    with pytest.raises(TypeError, match="hypotheses"):
+        corpus_bleu("a b", [["a b"]])
+    with pytest.raises(TypeError, match=r"references\[0\]"):
+        corpus_bleu(["a b"], [[1]])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"references\[1\] has 2 sentences"):
+        corpus_bleu(["a b"], [["a b"], ["a", "b"]])
+    with pytest.raises(ValueError, match="at least one"):
+        corpus_bleu(["a b"], [])
+    with pytest.raises(TypeError, match="max_n"):
+        corpus_bleu(["a b"], [["a b"]], max_n=2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_n"):
+        corpus_bleu(["a b"], [["a b"]], max_n=0)
+    with pytest.raises(ValueError, match="smooth"):
+        corpus_bleu(["a b"], [["a b"]], smooth="add-k")  # type: ignore[arg-type]

@@ -7,6 +7,12 @@ weight each batch by its size and get the exact average over the data set).
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
 import torch
 
 from lessons.checks import check_int, check_tensor
@@ -162,3 +168,131 @@ def mse(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     """
     outputs, targets = _regression_pair(outputs, targets)
     return ((outputs - targets) ** 2).mean().item()
+
+
+# --- BLEU (phase 6: seq2seq; phase 7: translation) ---------------------------------------------------------
+
+__all__ += ["BLEUScore", "corpus_bleu"]
+
+
+@dataclass(frozen=True)
+class BLEUScore:
+    """Corpus BLEU and its parts, named like the fields of ``sacrebleu``'s result.
+
+    Attributes:
+        score: BLEU on sacrebleu's scale, 0 to 100.
+        precisions: clipped n-gram precisions for n = 1 .. max_n, in percent (smoothed where zero).
+        bp: the brevity penalty, in (0, 1].
+        sys_len: number of hypothesis tokens.
+        ref_len: number of reference tokens (per sentence, the reference closest in length).
+    """
+
+    score: float
+    precisions: tuple[float, ...]
+    bp: float
+    sys_len: int
+    ref_len: int
+
+
+def _ngrams(tokens: Sequence[str], max_n: int) -> Counter[tuple[str, ...]]:
+    return Counter(tuple(tokens[i : i + n]) for n in range(1, max_n + 1) for i in range(len(tokens) - n + 1))
+
+
+def corpus_bleu(
+    hypotheses: Sequence[str],
+    references: Sequence[Sequence[str]],
+    *,
+    tokenize: Callable[[str], Sequence[str]] = str.split,
+    max_n: int = 4,
+    smooth: Literal["exp", "none"] = "exp",
+) -> BLEUScore:
+    r"""Corpus-level BLEU (Papineni et al. 2002), computed as ``sacrebleu.corpus_bleu`` does (Post 2018).
+
+    Counts are pooled over the whole corpus before anything is divided:
+
+    * clipped precision $p_n = \sum_{\text{sent}} \sum_g \min(c_{\text{hyp}}(g), \max_r c_r(g)) \,/\,
+      \sum_{\text{sent}} \sum_g c_{\text{hyp}}(g)$ over the n-grams $g$ of order $n$;
+    * brevity penalty $\mathrm{BP} = \min(1, e^{1 - r/c})$, with $c$ the hypothesis length and $r$ the
+      reference length (per sentence the reference closest in length, the shorter one on a tie);
+    * $\mathrm{BLEU} = 100 \cdot \mathrm{BP} \cdot \exp\left(\frac{1}{N} \sum_{n=1}^{N} \log p_n\right)$.
+
+    With ``smooth="exp"`` (sacrebleu's default) the k-th order with no match at all gets precision
+    $1 / (2^k \cdot \text{total}_n)$ instead of 0; with ``"none"`` any zero precision gives BLEU 0.
+
+    Args:
+        hypotheses: one system output per sentence, ``(n_sentences,)`` strings.
+        references: reference *streams*, as for sacrebleu: ``references[k][i]`` is the k-th reference of
+            sentence ``i``. With one reference per sentence pass ``[refs]``.
+        tokenize: turns a string into tokens. ``str.split`` matches sacrebleu's ``tokenize="none"``, ``list``
+            its ``"char"`` on text without spaces; for Chinese pass e.g.
+            ``lambda s: sacrebleu.tokenizers.tokenizer_zh.TokenizerZh()(s).split()`` to match ``"zh"``.
+        max_n: the largest n-gram order N.
+        smooth: ``"exp"`` or ``"none"``.
+
+    Returns:
+        A `BLEUScore`.
+
+    Raises:
+        TypeError: `hypotheses` or a reference stream is a single string or holds a non-string, or
+            `references` is a flat list of strings (wrap it: ``[refs]``), or `max_n` is not an int.
+        ValueError: no reference stream, a stream's length differs from `hypotheses`, `max_n` < 1, or an
+            unknown `smooth`.
+
+    Example:
+        >>> round(corpus_bleu(["the cat sat on the mat"], [["the cat sat on a mat"]]).score, 2)
+        53.73
+    """
+    if isinstance(hypotheses, str) or not all(isinstance(h, str) for h in hypotheses):
+        raise TypeError("hypotheses must be a sequence of strings, one per sentence")
+    if isinstance(references, str) or any(isinstance(stream, str) for stream in references):
+        raise TypeError(
+            "references must be a sequence of reference streams (each a sequence of strings, one per "
+            "sentence); with one reference per sentence pass [refs]"
+        )
+    if len(references) == 0:
+        raise ValueError("references must hold at least one reference stream")
+    for k, stream in enumerate(references):
+        if not all(isinstance(r, str) for r in stream):
+            raise TypeError(f"references[{k}] must hold strings")
+        if len(stream) != len(hypotheses):
+            raise ValueError(
+                f"references[{k}] has {len(stream)} sentences but hypotheses has {len(hypotheses)}"
+            )
+    if isinstance(max_n, bool) or not isinstance(max_n, int):
+        raise TypeError(f"max_n must be an int, got {type(max_n).__name__}")
+    if max_n < 1:
+        raise ValueError(f"max_n must be >= 1, got {max_n}")
+    if smooth not in ("exp", "none"):
+        raise ValueError(f"smooth must be 'exp' or 'none', got {smooth!r}")
+
+    correct, total = [0] * max_n, [0] * max_n
+    sys_len = ref_len = 0
+    for i, hyp in enumerate(hypotheses):
+        hyp_tokens = list(tokenize(hyp))
+        ref_tokens = [list(tokenize(stream[i])) for stream in references]
+        hyp_counts = _ngrams(hyp_tokens, max_n)
+        best_ref: Counter[tuple[str, ...]] = Counter()
+        for ref in ref_tokens:
+            best_ref |= _ngrams(ref, max_n)  # | keeps the larger count: the clip of each n-gram
+        for gram, count in hyp_counts.items():
+            total[len(gram) - 1] += count
+            correct[len(gram) - 1] += min(count, best_ref[gram])
+        sys_len += len(hyp_tokens)
+        ref_len += min((abs(len(r) - len(hyp_tokens)), len(r)) for r in ref_tokens)[1]
+
+    bp = 0.0 if sys_len == 0 else min(1.0, math.exp(1 - ref_len / sys_len))
+    precisions = [0.0] * max_n
+    if any(correct):
+        halvings = 0
+        for n in range(max_n):
+            if total[n] == 0:  # no n-gram of this order at all: precision stays 0
+                break
+            if correct[n] == 0 and smooth == "exp":
+                halvings += 1
+                precisions[n] = 100.0 / (2**halvings * total[n])
+            else:
+                precisions[n] = 100.0 * correct[n] / total[n]
+    if min(precisions) == 0.0:
+        return BLEUScore(0.0, tuple(precisions), bp, sys_len, ref_len)
+    log_mean = sum(math.log(p / 100.0) for p in precisions) / max_n
+    return BLEUScore(100.0 * bp * math.exp(log_mean), tuple(precisions), bp, sys_len, ref_len)

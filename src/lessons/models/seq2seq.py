@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -29,6 +30,7 @@ __all__ = [
     "Encoder",
     "MultiplicativeAttention",
     "Seq2Seq",
+    "beam_search",
     "masked_softmax",
 ]
 
@@ -349,3 +351,186 @@ class Seq2Seq(nn.Module):
             weights.append(torch.zeros_like(src, dtype=memory.dtype) if w is None else w)
         self.train(was_training)
         return torch.stack(tokens, dim=1), torch.stack(weights, dim=1)
+
+    @torch.no_grad()
+    def sequence_log_prob(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        """Log-probability the model gives each target sequence: $\\sum_t \\log p(y_t \\mid y_{<t}, x)$.
+
+        Args:
+            src: ``(B, S)`` source ids.
+            tgt: ``(B, T)`` target ids without BOS; positions holding ``pad_id`` are not counted.
+
+        Returns:
+            ``(B,)`` float tensor of summed log-probabilities (teacher-forced, in eval mode).
+        """
+        was_training = self.training
+        self.eval()
+        log_probs = torch.log_softmax(self(src, tgt), dim=-1).gather(-1, tgt[..., None]).squeeze(-1)
+        self.train(was_training)
+        return log_probs.masked_fill(tgt == self.pad_id, 0.0).sum(dim=1)
+
+    @torch.no_grad()
+    def beam_decode(
+        self,
+        src: torch.Tensor,
+        max_len: int,
+        width: int,
+        *,
+        eos_id: int | None = None,
+        length_penalty: float = 0.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode with `beam_search`: keep the `width` likeliest prefixes at every step.
+
+        ``width=1`` gives exactly the tokens of `greedy_decode`.
+
+        Args:
+            src: ``(B, S)`` source ids.
+            max_len: number of decoding steps.
+            width: beam width (>= 1).
+            eos_id: end-of-sequence id, or ``None`` to always decode `max_len` tokens.
+            length_penalty: $\\alpha$ of the final ranking by ``log p / length**alpha`` (0: plain log p).
+
+        Returns:
+            ``(tokens (B, max_len), log_probs (B,))``: the best sequence per source (``pad_id`` after its
+            EOS) and its summed log-probability.
+        """
+        was_training = self.training
+        self.eval()
+        memory, mask, s = self._start(src)
+
+        def step(
+            prefix: torch.Tensor, state: tuple[torch.Tensor, ...]
+        ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+            s, memory, mask = state
+            logits, s, _ = self.decoder.step(prefix[:, -1], s, memory, mask)
+            return torch.log_softmax(logits, dim=-1), (s, memory, mask)
+
+        result = beam_search(
+            step, (s, memory, mask), bos_id=self.bos_id, width=width, max_len=max_len,
+            eos_id=eos_id, pad_id=self.pad_id, length_penalty=length_penalty,
+        )  # fmt: skip
+        self.train(was_training)
+        return result
+
+
+StepFn = Callable[[torch.Tensor, tuple[torch.Tensor, ...]], tuple[torch.Tensor, tuple[torch.Tensor, ...]]]
+
+
+def _int_arg(name: str, value: object, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def beam_search(
+    step: StepFn,
+    state: tuple[torch.Tensor, ...] = (),
+    *,
+    bos_id: int,
+    width: int,
+    max_len: int,
+    batch_size: int | None = None,
+    eos_id: int | None = None,
+    pad_id: int = 0,
+    length_penalty: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Beam search over any autoregressive model given as a `step` function.
+
+    Every hypothesis is scored by its summed log-probability $\sum_t \log p(y_t \mid y_{<t})$. At each step
+    every one of the `width` kept prefixes is extended by every token, and the `width` best of these
+    ``width * V`` candidates are kept. A hypothesis that has produced `eos_id` is finished: it is carried
+    along, followed by `pad_id` at no cost, and still competes with the open ones. At the end the best
+    hypothesis is the one with the largest ``score / length**length_penalty`` (length counts the tokens up
+    to and including EOS).
+
+    Args:
+        step: ``step(prefix (N, t) long, state) -> (log_probs (N, V), new_state)``. `prefix` holds the
+            tokens so far, starting with `bos_id`; `log_probs` are the next token's log-probabilities
+            (``log_softmax`` of the logits); `new_state` has the same structure as `state`.
+        state: tuple of tensors whose first axis is the batch ``B`` (e.g. a decoder state and the encoder
+            memory); each is repeated `width` times and reordered along with the beams. May be empty.
+        bos_id: the first token of every prefix.
+        width: beam width, >= 1 (1 is greedy decoding).
+        max_len: number of tokens to generate, >= 1.
+        batch_size: ``B``; needed only when `state` is empty.
+        eos_id: end-of-sequence id, or ``None`` (every hypothesis runs for `max_len` tokens).
+        pad_id: filler after EOS.
+        length_penalty: $\alpha \ge 0$ of the final ranking (0 compares plain log-probabilities).
+
+    Returns:
+        ``(tokens (B, max_len) long, log_probs (B,) float)``: the best hypothesis per example, without BOS,
+        and its summed log-probability.
+
+    Raises:
+        TypeError: `step` is not callable, `state` is not a tuple of tensors, or an id, `width`, `max_len`
+            or `batch_size` is not an int.
+        ValueError: `width` or `max_len` < 1, the state tensors disagree on ``B``, `batch_size` is missing
+            or disagrees with the state, `length_penalty` < 0, or `step` returns log-probabilities of
+            the wrong shape.
+
+    Example:
+        >>> import torch
+        >>> # row = the last token (0, 1, 2, or 3 = BOS), column = p(next token)
+        >>> table = torch.tensor([[0.4, 0.3, 0.3], [0.9, 0.05, 0.05], [1 / 3] * 3, [0.5, 0.4, 0.1]]).log()
+        >>> step = lambda prefix, state: (table[prefix[:, -1]], state)
+        >>> beam_search(step, batch_size=1, bos_id=3, width=1, max_len=2)[0]  # greedy: p = 0.5 * 0.4
+        tensor([[0, 0]])
+        >>> beam_search(step, batch_size=1, bos_id=3, width=2, max_len=2)[0]  # p = 0.4 * 0.9
+        tensor([[1, 0]])
+    """
+    if not callable(step):
+        raise TypeError(f"step must be callable, got {type(step).__name__}")
+    if not isinstance(state, tuple) or not all(isinstance(t, torch.Tensor) for t in state):
+        raise TypeError(f"state must be a tuple of tensors, got {type(state).__name__}")
+    width, max_len = _int_arg("width", width, 1), _int_arg("max_len", max_len, 1)
+    bos_id, pad_id = _int_arg("bos_id", bos_id), _int_arg("pad_id", pad_id)
+    if eos_id is not None:
+        _int_arg("eos_id", eos_id)
+    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)):
+        raise TypeError(f"length_penalty must be a float, got {type(length_penalty).__name__}")
+    if length_penalty < 0:
+        raise ValueError(f"length_penalty must be >= 0, got {length_penalty}")
+    sizes = {t.shape[0] if t.dim() > 0 else -1 for t in state}
+    if len(sizes) > 1 or -1 in sizes:
+        raise ValueError(f"every tensor of state needs the same batch axis 0, got sizes {sorted(sizes)}")
+    if batch_size is not None:
+        _int_arg("batch_size", batch_size, 1)
+        if sizes and batch_size not in sizes:
+            raise ValueError(f"batch_size={batch_size} disagrees with the state's batch axis {sizes.pop()}")
+    elif not sizes:
+        raise ValueError("batch_size is needed when state is empty")
+    B = batch_size if batch_size is not None else sizes.pop()
+    device = state[0].device if state else torch.device("cpu")
+
+    state = tuple(t.repeat_interleave(width, dim=0) for t in state)
+    N = B * width
+    prefix = torch.full((N, 1), bos_id, dtype=torch.long, device=device)
+    scores = torch.full((B, width), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # the beams start as copies of one empty prefix: keep one, or all would tie
+    finished = torch.zeros(N, dtype=torch.bool, device=device)
+    lengths = torch.zeros(N, dtype=torch.long, device=device)
+    base = torch.arange(B, device=device)[:, None] * width  # row of beam 0 of each example
+    for _ in range(max_len):
+        log_probs, state = step(prefix, state)
+        if log_probs.dim() != 2 or log_probs.shape[0] != N:
+            raise ValueError(f"step must return log_probs of shape ({N}, V), got {tuple(log_probs.shape)}")
+        V = log_probs.shape[1]
+        if eos_id is not None:  # a finished hypothesis has one extension (written as pad_id), at no cost
+            frozen = torch.full_like(log_probs, float("-inf"))
+            frozen[:, 0] = 0.0
+            log_probs = torch.where(finished[:, None], frozen, log_probs)
+        candidates = (scores.reshape(N, 1) + log_probs).reshape(B, width * V)
+        scores, index = candidates.topk(width, dim=1)  # (B, width), best first
+        rows = (base + torch.div(index, V, rounding_mode="floor")).reshape(N)  # which prefix each extends
+        finished, lengths = finished[rows], lengths[rows]
+        token = torch.where(finished, pad_id, index.reshape(N) % V)
+        prefix = torch.cat([prefix[rows], token[:, None]], dim=1)
+        state = tuple(t[rows] for t in state)
+        lengths = lengths + (~finished).long()
+        if eos_id is not None:
+            finished = finished | (token == eos_id)
+    ranking = scores / lengths.reshape(B, width).clamp(min=1).float() ** length_penalty
+    best = (base[:, 0] + ranking.argmax(dim=1)).reshape(B)
+    return prefix[best, 1:], scores.reshape(N)[best]
