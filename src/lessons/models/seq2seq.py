@@ -396,17 +396,20 @@ class Seq2Seq(nn.Module):
         """
         was_training = self.training
         self.eval()
+        _int_arg("width", width, 1)
         memory, mask, s = self._start(src)
+        # beams only move within their own example, so the memory of each row never changes: repeat it
+        # once here instead of carrying it in the state that beam_search reorders at every step
+        memory, mask = memory.repeat_interleave(width, dim=0), mask.repeat_interleave(width, dim=0)
 
         def step(
             prefix: torch.Tensor, state: tuple[torch.Tensor, ...]
         ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-            s, memory, mask = state
-            logits, s, _ = self.decoder.step(prefix[:, -1], s, memory, mask)
-            return torch.log_softmax(logits, dim=-1), (s, memory, mask)
+            logits, s, _ = self.decoder.step(prefix[:, -1], state[0], memory, mask)
+            return torch.log_softmax(logits, dim=-1), (s,)
 
         result = beam_search(
-            step, (s, memory, mask), bos_id=self.bos_id, width=width, max_len=max_len,
+            step, (s,), bos_id=self.bos_id, width=width, max_len=max_len,
             eos_id=eos_id, pad_id=self.pad_id, length_penalty=length_penalty,
         )  # fmt: skip
         self.train(was_training)
