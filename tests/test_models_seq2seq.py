@@ -251,9 +251,9 @@ def test_beam_search_reorders_the_state() -> None:
 def test_beam_search_errors() -> None:
     model = _small_model(None)
     src = torch.tensor([[2, 3]])
-    with pytest.raises(ValueError, match="width must be >= 1"):
+    with pytest.raises(ValueError, match="width must be an int >= 1"):
         model.beam_decode(src, max_len=3, width=0)
-    with pytest.raises(TypeError, match="width must be an int"):
+    with pytest.raises(TypeError, match="width must be an int >= 1, got float"):
         model.beam_decode(src, max_len=3, width=2.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_len"):
         model.beam_decode(src, max_len=0, width=2)

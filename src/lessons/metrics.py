@@ -15,7 +15,7 @@ from typing import Literal
 
 import torch
 
-from lessons.checks import check_int, check_tensor
+from lessons.checks import check_choice, check_int, check_tensor
 
 __all__ = ["accuracy", "confusion_matrix", "mae", "mse", "to_labels"]
 
@@ -258,12 +258,8 @@ def corpus_bleu(
             raise ValueError(
                 f"references[{k}] has {len(stream)} sentences but hypotheses has {len(hypotheses)}"
             )
-    if isinstance(max_n, bool) or not isinstance(max_n, int):
-        raise TypeError(f"max_n must be an int, got {type(max_n).__name__}")
-    if max_n < 1:
-        raise ValueError(f"max_n must be >= 1, got {max_n}")
-    if smooth not in ("exp", "none"):
-        raise ValueError(f"smooth must be 'exp' or 'none', got {smooth!r}")
+    max_n = check_int("max_n", max_n, ge=1)
+    check_choice("smooth", smooth, ("exp", "none"))
 
     correct, total = [0] * max_n, [0] * max_n
     sys_len = ref_len = 0

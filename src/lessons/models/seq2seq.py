@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lessons.checks import check_callable, check_float, check_int
+
 __all__ = [
     "AdditiveAttention",
     "Decoder",
@@ -396,7 +398,7 @@ class Seq2Seq(nn.Module):
         """
         was_training = self.training
         self.eval()
-        _int_arg("width", width, 1)
+        width = check_int("width", width, ge=1)
         memory, mask, s = self._start(src)
         # beams only move within their own example, so the memory of each row never changes: repeat it
         # once here instead of carrying it in the state that beam_search reorders at every step
@@ -417,14 +419,6 @@ class Seq2Seq(nn.Module):
 
 
 StepFn = Callable[[torch.Tensor, tuple[torch.Tensor, ...]], tuple[torch.Tensor, tuple[torch.Tensor, ...]]]
-
-
-def _int_arg(name: str, value: object, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def beam_search(
@@ -483,23 +477,19 @@ def beam_search(
         >>> beam_search(step, batch_size=1, bos_id=3, width=2, max_len=2)[0]  # p = 0.4 * 0.9
         tensor([[1, 0]])
     """
-    if not callable(step):
-        raise TypeError(f"step must be callable, got {type(step).__name__}")
+    check_callable("step", step)
     if not isinstance(state, tuple) or not all(isinstance(t, torch.Tensor) for t in state):
         raise TypeError(f"state must be a tuple of tensors, got {type(state).__name__}")
-    width, max_len = _int_arg("width", width, 1), _int_arg("max_len", max_len, 1)
-    bos_id, pad_id = _int_arg("bos_id", bos_id), _int_arg("pad_id", pad_id)
+    width, max_len = check_int("width", width, ge=1), check_int("max_len", max_len, ge=1)
+    bos_id, pad_id = check_int("bos_id", bos_id), check_int("pad_id", pad_id)
     if eos_id is not None:
-        _int_arg("eos_id", eos_id)
-    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)):
-        raise TypeError(f"length_penalty must be a float, got {type(length_penalty).__name__}")
-    if length_penalty < 0:
-        raise ValueError(f"length_penalty must be >= 0, got {length_penalty}")
+        eos_id = check_int("eos_id", eos_id)
+    length_penalty = check_float("length_penalty", length_penalty, ge=0)
     sizes = {t.shape[0] if t.dim() > 0 else -1 for t in state}
     if len(sizes) > 1 or -1 in sizes:
         raise ValueError(f"every tensor of state needs the same batch axis 0, got sizes {sorted(sizes)}")
     if batch_size is not None:
-        _int_arg("batch_size", batch_size, 1)
+        batch_size = check_int("batch_size", batch_size, ge=1)
         if sizes and batch_size not in sizes:
             raise ValueError(f"batch_size={batch_size} disagrees with the state's batch axis {sizes.pop()}")
     elif not sizes:
