@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PY_SRC := src tests scripts hooks harness conftest.py
 
-.PHONY: serve test build browser refresh spread bench lint format lock clean
+.PHONY: serve test build browser refresh spread bench audit lint format lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ browser:                             ## Debian's chromium + chromedriver for the
 
 bench: $(STAMP)                      ## build time, suite serial vs parallel, time per chapter
 	$(BIN)/python scripts/bench.py $(ARGS)
+
+audit: $(STAMP) browser              ## Lighthouse scores (phone profile, gzip) of the heaviest pages
+	$(BIN)/python scripts/audit.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PY_SRC)
