@@ -46,10 +46,12 @@ audit: $(STAMP) browser              ## Lighthouse scores (phone profile, gzip) 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PY_SRC)
 	$(BIN)/ruff format --check $(PY_SRC)
+	$(BIN)/python scripts/cjk_lint.py   # spacing and punctuation between Chinese and Latin text
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix $(PY_SRC)
 	$(BIN)/ruff format $(PY_SRC)
+	$(BIN)/python scripts/cjk_lint.py --fix
 
 lock: $(STAMP)                       ## refresh constraints.txt from what is installed
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^dl-roadmap-lessons' > constraints.txt

@@ -1,4 +1,6 @@
-"""Chinese prose uses one quotation style, the mainland standard “…” (‘…’ inside), never straight quotes.
+"""Chinese prose: one quotation style, the mainland standard “…” (‘…’ inside), never straight quotes;
+spacing and punctuation between Chinese and Latin text as AutoCorrect wants it; and, in the built site, no
+space where a paragraph only breaks a line.
 
 Code, inline code, maths, HTML comments (test markers), link targets, attribute lists and admonition titles
 keep their ASCII quotes: only the prose around them is checked."""
@@ -14,6 +16,9 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 ZH_PAGES = sorted(p for p in DOCS.rglob("*.md") if not p.name.endswith(".en.md"))
+sys.path[:0] = [str(DOCS.parent / "hooks"), str(DOCS.parent / "scripts")]
+import cjk_lint  # noqa: E402
+from cjk_linebreaks import CJK, join_cjk_lines  # noqa: E402
 
 FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 NOT_PROSE = re.compile(
@@ -60,6 +65,14 @@ def test_prose_reader_skips_code_maths_markers_and_titles():
 
 
 @pytest.mark.parametrize("page", ZH_PAGES, ids=lambda p: str(p.relative_to(DOCS)))
+def test_chinese_and_latin_text_are_spaced_and_punctuated(page: Path):
+    """AutoCorrect's rules (scripts/cjk_lint.py, .autocorrectrc): a space between Chinese and Latin words or
+    numbers, none inside full-width punctuation, full-width commas after Chinese text."""
+    problems = cjk_lint.findings(page)
+    assert not problems, "run `make format` (or scripts/cjk_lint.py --fix):\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("page", ZH_PAGES, ids=lambda p: str(p.relative_to(DOCS)))
 def test_chinese_prose_uses_curly_quotes(page: Path):
     wrong = [
         f"{page.name}:{n}: {line.strip()[:80]}"
@@ -71,8 +84,6 @@ def test_chinese_prose_uses_curly_quotes(page: Path):
 
 # --- the built site: a line break inside a Chinese paragraph must not become a space ---
 
-sys.path.insert(0, str(DOCS.parent / "hooks"))
-from cjk_linebreaks import CJK, join_cjk_lines  # noqa: E402
 
 _BREAK_AS_SPACE = re.compile(rf"[{CJK}][ \t]*\n\s*[{CJK}]")
 _SKIPPED_ELEMENTS = {"pre", "code", "script", "style", "svg", "textarea"}
