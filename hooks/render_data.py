@@ -488,7 +488,8 @@ class Renderer:
     def section_target(self, phase: dict, sec: dict) -> str:
         if "page" in sec:  # a section that lives on a page of its own (the Keras track, a note)
             return sec["page"]
-        return f"{phase['page']}#{sec['id']}" if phase.get("anchored", True) else phase["page"]
+        anchored = phase.get("anchored", True) and not sec.get("pending", False)
+        return f"{phase['page']}#{sec['id']}" if anchored else phase["page"]
 
     def phases_by_id(self) -> dict[str, dict]:
         return {p["id"]: p for p in load("phases")}
