@@ -6,7 +6,7 @@ and the message names the argument and shows what was passed::
     check_int("epochs", 0, ge=1)        # ValueError: epochs must be an int >= 1, got 0
     check_int("epochs", 2.5, ge=1)      # TypeError: epochs must be an int, got float
 
-Example:
+Examples:
     >>> check_float("dropout", 0.1, ge=0, lt=1)
     0.1
     >>> check_choice("pool", "max", ("max", "avg"))
@@ -72,7 +72,7 @@ def check_int(
         TypeError: `value` is not an integer (``True``, ``2.0`` and ``"3"`` are refused).
         ValueError: `value` is outside the bounds.
 
-    Example:
+    Examples:
         >>> check_int("batch_size", 64, ge=1)
         64
     """
@@ -97,7 +97,7 @@ def check_float(
         TypeError: `value` is not a real number.
         ValueError: `value` is NaN or infinite, or outside the bounds.
 
-    Example:
+    Examples:
         >>> check_float("lr", 3e-4, gt=0)
         0.0003
     """

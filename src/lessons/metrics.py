@@ -78,7 +78,7 @@ def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
         TypeError: an argument is not a tensor, or `targets` is not integer.
         ValueError: shapes do not match, or the batch is empty.
 
-    Example:
+    Examples:
         >>> import torch
         >>> scores = torch.tensor([[2.0, 0.1], [0.3, 0.9], [0.8, 0.1], [0.2, 0.7]])
         >>> accuracy(scores, torch.tensor([0, 1, 1, 1]))  # the third is wrong
@@ -111,7 +111,7 @@ def confusion_matrix(preds: torch.Tensor, targets: torch.Tensor, num_classes: in
         TypeError: `num_classes` is not an int or an input is not a tensor.
         ValueError: `num_classes` < 1, shapes do not match, or a label lies outside ``[0, num_classes)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), num_classes=2)
         tensor([[1, 1],
@@ -238,7 +238,7 @@ def corpus_bleu(
         ValueError: no reference stream, a stream's length differs from `hypotheses`, `max_n` < 1, or an
             unknown `smooth`.
 
-    Example:
+    Examples:
         >>> round(corpus_bleu(["the cat sat on the mat"], [["the cat sat on a mat"]]).score, 2)
         53.73
     """

@@ -69,7 +69,7 @@ def numerical_gradient(
         ValueError: `eps` is not positive and finite, `x` is empty, or `f` does not return one finite
             real number.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> g = numerical_gradient(lambda v: float(np.sum(v**2)), np.array([1.0, -2.0]))
         >>> np.round(g, 6).tolist()
@@ -113,7 +113,7 @@ def relative_error(a: ArrayLike, b: ArrayLike, floor: float = 1e-8) -> float:
         TypeError: `a` or `b` is not real-valued, or `floor` is not a number.
         ValueError: the shapes differ, the arrays are empty, or `floor` is not positive.
 
-    Example:
+    Examples:
         >>> relative_error([1.0, 2.0], [1.0, 2.0])
         0.0
     """
@@ -154,7 +154,7 @@ def gradient_check(
             `numerical_gradient` and `relative_error`.
         TypeError: as in `numerical_gradient` and `relative_error`.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> x = np.array([0.5, -1.5, 2.0])
         >>> gradient_check(lambda v: float(np.sum(np.sin(v))), x, np.cos(x)) < 1e-8

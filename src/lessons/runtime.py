@@ -27,7 +27,7 @@ def seed_everything(seed: int = 0, *, deterministic: bool = False) -> torch.Gene
         TypeError: `seed` is not an int (a float such as 1.5 would silently be truncated elsewhere).
         ValueError: `seed` is negative or not below 2**32.
 
-    Example:
+    Examples:
         >>> import torch
         >>> _ = seed_everything(42); a = torch.rand(2)
         >>> _ = seed_everything(42); b = torch.rand(2)
@@ -59,7 +59,7 @@ def get_device(prefer: str | None = None) -> torch.device:
         ValueError: `prefer` names an unknown device.
         RuntimeError: `prefer` names a device this machine does not have.
 
-    Example:
+    Examples:
         >>> get_device("cpu")
         device(type='cpu')
     """

@@ -3,7 +3,7 @@
 Phase 6 builds its character-level language model and its seq2seq models on `CharVocab`; later phases
 (Transformers, NLP) reuse it for character-level baselines and compare it with subword tokenizers.
 
-Example:
+Examples:
     >>> vocab = CharVocab.from_text("hello", specials=("<pad>", "<unk>"), unk="<unk>")
     >>> vocab.encode("hole")
     [3, 5, 4, 2]
@@ -184,7 +184,7 @@ def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int, *, length: int | N
     Raises:
         ValueError: `seqs` is empty, or a sequence is longer than `length`.
 
-    Example:
+    Examples:
         >>> pad_sequences([[1, 2, 3], [4]], pad_id=0)
         tensor([[1, 2, 3],
                 [4, 0, 0]])

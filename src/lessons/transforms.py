@@ -6,7 +6,7 @@
 * per batch ``(N, C, H, W)``, applied on the device after slicing (see `lessons.train.TensorLoader`):
   `random_crop_flip`, and `normalize` with the statistics of `channel_stats`.
 
-Example:
+Examples:
     >>> import torch
     >>> images = torch.rand(8, 3, 32, 32)
     >>> mean, std = channel_stats(images)

@@ -198,7 +198,7 @@ def load_cifar10(
         ValueError: a bad `split` or `limit`, or a file that is not in the CIFAR-10 format (wrong keys, dtype,
             shape or size, labels outside the class range).
 
-    Example:
+    Examples:
         ``load_cifar10("~/data")`` gives the 50,000 training images of the real files; here, ten images
         written in their format:
 

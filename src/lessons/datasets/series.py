@@ -1,7 +1,7 @@
 """Time series for forecasting: real daily Google (GOOG) prices shipped with matplotlib, and the
 windowing that turns any series into supervised ``(past window, future value)`` pairs.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> X, y = make_windows(np.arange(6.0), window=3)
     >>> X.tolist(), y.tolist()
@@ -102,7 +102,7 @@ def chronological_split(n: int, fractions: tuple[float, ...] = (0.7, 0.15, 0.15)
     Raises:
         ValueError: a fraction is not positive, they do not sum to 1, or a part would be empty.
 
-    Example:
+    Examples:
         >>> chronological_split(10, (0.8, 0.2))
         [slice(0, 8, None), slice(8, 10, None)]
     """

@@ -1,7 +1,7 @@
 """Offline text data: Shakespeare's *Hamlet* (committed), language-model windows, and a generated
 date-format "translation" task for seq2seq models.
 
-Example:
+Examples:
     >>> text = load_hamlet()
     >>> train, val = split_text(text, val_fraction=0.1)
     >>> len(train) + len(val) == len(text)
@@ -108,7 +108,7 @@ class CharLMDataset(Dataset):
         TypeError: `seq_len` or `stride` is not an int.
         ValueError: `ids` is not 1-D or too short for one window, or `seq_len` / `stride` < 1.
 
-    Example:
+    Examples:
         >>> ds = CharLMDataset(torch.arange(10), seq_len=4)
         >>> len(ds), ds[1]
         (2, (tensor([4, 5, 6, 7]), tensor([5, 6, 7, 8])))

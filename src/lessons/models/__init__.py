@@ -2,7 +2,7 @@
 ``from lessons.models.resnet import resnet18``), and what every family shares: the activation table
 (`ACTIVATIONS`, `make_activation`) and `count_parameters`.
 
-Example:
+Examples:
     >>> from torch import nn
     >>> count_parameters(nn.Linear(3, 2))  # 3 * 2 weights + 2 biases
     8
@@ -44,7 +44,7 @@ def make_activation(name: str) -> nn.Module:
         TypeError: `name` is not a string.
         ValueError: `name` is not a known activation.
 
-    Example:
+    Examples:
         >>> make_activation("ReLU")
         ReLU()
     """

@@ -8,7 +8,7 @@ set to ``-100`` (ignored by ``F.cross_entropy``) everywhere else, as Hugging Fac
 position and segment embeddings and the ``[CLS]`` pooler; `Bert.from_huggingface` copies the weights of
 any ``transformers.BertModel`` into it and gives the same hidden states.
 
-Example:
+Examples:
     >>> import torch
     >>> model = Bert(vocab_size=50, d_model=16, n_heads=2, n_layers=1, d_ff=32, max_len=8).eval()
     >>> ids = torch.tensor([[2, 7, 9, 3, 0], [2, 5, 3, 0, 0]])

@@ -59,7 +59,7 @@ def conv_output_size(
         TypeError: an argument is not an int.
         ValueError: an argument is out of range, or the (dilated) kernel does not fit the padded input.
 
-    Example:
+    Examples:
         >>> conv_output_size(28, kernel_size=5, padding=2)
         28
         >>> conv_output_size(227, kernel_size=11, stride=4)
@@ -97,7 +97,7 @@ def receptive_field(layers: Sequence[tuple[int, int]]) -> tuple[int, int]:
         TypeError: `layers` is not a sequence of pairs of ints.
         ValueError: a kernel size or stride is not positive.
 
-    Example:
+    Examples:
         >>> receptive_field([(3, 1), (3, 1)])  # two 3x3 convolutions see as far as one 5x5
         (5, 1)
     """

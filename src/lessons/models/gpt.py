@@ -11,7 +11,7 @@ Decoding helpers (`apply_temperature`, `top_k_filter`, `top_p_filter`) act on a 
 the logits processors of ``transformers``; `GPT.generate` decodes greedily or by sampling, with or without
 a `KVCache`, and `GPT.beam_search` keeps the best ``num_beams`` sequences.
 
-Example:
+Examples:
     >>> import torch
     >>> model = GPT(GPTConfig(vocab_size=20, block_size=16, n_layer=1, n_head=2, n_embd=8)).eval()
     >>> idx = torch.zeros(1, 3, dtype=torch.long)

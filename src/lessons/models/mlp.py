@@ -50,7 +50,7 @@ class MLP(nn.Module):
             not a number.
         ValueError: a size is < 1, `dropout` is outside ``[0, 1)``, or `activation`/`init` is unknown.
 
-    Example:
+    Examples:
         >>> model = MLP(4, [8, 8], 3, activation="tanh", dropout=0.1)
         >>> model(torch.zeros(5, 4)).shape
         torch.Size([5, 3])

@@ -20,7 +20,7 @@ the counts above are exactly those published for the torchvision models.
 before the first stage). ``stem="small"`` is a 3×3/1 convolution and no pooling, the usual choice for 28×28 or
 32×32 inputs (MNIST, CIFAR-10), which would otherwise shrink to 1×1 far too early.
 
-Example:
+Examples:
     >>> import torch
     >>> model = resnet18(num_classes=10, stem="small")
     >>> model(torch.zeros(2, 3, 32, 32)).shape

@@ -5,7 +5,7 @@ The hand-written cells use PyTorch's parameter names and layouts (``weight_ih``,
 ``bias_ih``, ``bias_hh``; LSTM gates stacked ``i, f, g, o``; GRU gates ``r, z, n``), so weights copy
 across with `cell_from_torch` and the outputs can be compared exactly.
 
-Example:
+Examples:
     >>> import torch
     >>> torch_rnn = torch.nn.RNN(3, 5, batch_first=True)
     >>> cell = cell_from_torch(torch_rnn)

@@ -4,7 +4,7 @@ Luong (multiplicative) attention, and the wrapper that trains with teacher forci
 Conventions: token ids are ``long`` tensors, batch first; ``pad_id`` marks padding in the source;
 a target sequence is given *without* the begin-of-sequence token (the model prepends ``bos_id``).
 
-Example:
+Examples:
     >>> import torch
     >>> model = Seq2Seq(Encoder(12, 8, 16), Decoder(12, 8, 16, memory_dim=32), bos_id=1, pad_id=0)
     >>> src = torch.tensor([[5, 6, 7], [8, 9, 0]])
@@ -467,7 +467,7 @@ def beam_search(
             or disagrees with the state, `length_penalty` < 0, or `step` returns log-probabilities of
             the wrong shape.
 
-    Example:
+    Examples:
         >>> import torch
         >>> # row = the last token (0, 1, 2, or 3 = BOS), column = p(next token)
         >>> table = torch.tensor([[0.4, 0.3, 0.3], [0.9, 0.05, 0.05], [1 / 3] * 3, [0.5, 0.4, 0.1]]).log()

@@ -9,7 +9,7 @@ Conventions: batch first, ``(B, L, d_model)``. A boolean **mask is True where at
 of ``nn.MultiheadAttention``, ``nn.TransformerEncoderLayer`` and ``nn.TransformerDecoderLayer``
 (``batch_first=True``) one for one.
 
-Example:
+Examples:
     >>> import torch
     >>> model = Transformer(20, 20, d_model=16, n_heads=2, n_layers=1, d_ff=32, max_len=10)
     >>> src, tgt = torch.randint(1, 20, (2, 7)), torch.randint(1, 20, (2, 5))
