@@ -124,7 +124,7 @@ def test_filters_equal_transformers_warpers() -> None:
     ("kwargs", "error", "match"),
     [
         (dict(n_embd=10, n_head=3), ValueError, "n_embd must be divisible by n_head.*n_embd=10, n_head=3"),
-        (dict(n_layer=0), ValueError, "n_layer must be >= 1"),
+        (dict(n_layer=0), ValueError, "n_layer must be an int >= 1"),
         (dict(block_size=2.0), TypeError, "block_size must be an int"),
         (dict(n_inner=0), ValueError, "n_inner"),
         (dict(dropout=1.0), ValueError, "dropout"),
@@ -150,7 +150,7 @@ def test_bad_idx_gets_a_clear_error() -> None:
         model(torch.tensor([[0, 50]]))
     with pytest.raises(ValueError, match="max_new_tokens=10 after 8 prompt tokens"):
         model.generate(torch.zeros(1, 8, dtype=torch.long), 10)
-    with pytest.raises(ValueError, match="max_new_tokens must be >= 1"):
+    with pytest.raises(ValueError, match="max_new_tokens must be an int >= 1"):
         model.generate(torch.zeros(1, 8, dtype=torch.long), 0)
     with pytest.raises(ValueError, match=r"idx must be one sequence"):
         model.beam_search(torch.zeros(2, 3, dtype=torch.long), 4, 2)
@@ -166,7 +166,7 @@ def test_filter_errors_name_the_argument() -> None:
         apply_temperature(x, 0.0)
     with pytest.raises(TypeError, match="temperature must be a number"):
         apply_temperature(x, "hot")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="k must be >= 1"):
+    with pytest.raises(ValueError, match="k must be an int >= 1"):
         top_k_filter(x, 0)
     with pytest.raises(ValueError, match=r"p must be in \(0, 1\]"):
         top_p_filter(x, 1.5)

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lessons.checks import check_int
 from lessons.models.transformer import scaled_dot_product_attention
 
 __all__ = [
@@ -44,13 +45,6 @@ __all__ = [
 
 Activation = Literal["gelu_new", "gelu_pytorch_tanh", "gelu", "relu"]
 _ACTIVATIONS = ("gelu_new", "gelu_pytorch_tanh", "gelu", "relu")
-
-
-def _int_at_least(name: str, value: object, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -88,9 +82,9 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            _int_at_least(name, getattr(self, name))
+            check_int(name, getattr(self, name), ge=1)
         if self.n_inner is not None:
-            _int_at_least("n_inner", self.n_inner)
+            check_int("n_inner", self.n_inner, ge=1)
         if self.n_embd % self.n_head:
             raise ValueError(
                 f"n_embd must be divisible by n_head, got n_embd={self.n_embd}, n_head={self.n_head}"
@@ -146,7 +140,7 @@ class KVCache:
     """
 
     def __init__(self, n_layer: int) -> None:
-        _int_at_least("n_layer", n_layer)
+        check_int("n_layer", n_layer, ge=1)
         self.keys: list[torch.Tensor | None] = [None] * n_layer
         self.values: list[torch.Tensor | None] = [None] * n_layer
 
@@ -285,7 +279,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     it); a `k` above ``V`` keeps everything.
     """
     _check_logits(logits)
-    _int_at_least("k", k)
+    check_int("k", k, ge=1)
     k = min(k, logits.shape[-1])
     kth = logits.topk(k, dim=-1).values[:, -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
@@ -449,7 +443,7 @@ class GPT(nn.Module):
         Raises:
             ValueError: ``T + max_new_tokens`` is longer than the context, or a setting is out of range.
         """
-        _int_at_least("max_new_tokens", max_new_tokens)
+        check_int("max_new_tokens", max_new_tokens, ge=1)
         self._check_idx(idx)
         if idx.shape[1] + max_new_tokens > self.config.block_size:
             raise ValueError(
@@ -490,8 +484,8 @@ class GPT(nn.Module):
             ValueError: `idx` is not one sequence, a setting is out of range, or the result would be longer
                 than the context.
         """
-        _int_at_least("num_beams", num_beams)
-        _int_at_least("max_new_tokens", max_new_tokens)
+        check_int("num_beams", num_beams, ge=1)
+        check_int("max_new_tokens", max_new_tokens, ge=1)
         self._check_idx(idx)
         if idx.shape[0] != 1:
             raise ValueError(f"idx must be one sequence, shape (1, length), got {tuple(idx.shape)}")

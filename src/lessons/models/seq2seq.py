@@ -37,11 +37,6 @@ __all__ = [
 ]
 
 
-def _positive_int(name: str, v: object) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-
-
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Softmax over the last axis that gives exactly zero weight where ``mask`` is False.
 
@@ -80,7 +75,7 @@ class AdditiveAttention(nn.Module):
     def __init__(self, query_dim: int, key_dim: int, attn_dim: int) -> None:
         super().__init__()
         for name, v in (("query_dim", query_dim), ("key_dim", key_dim), ("attn_dim", attn_dim)):
-            _positive_int(name, v)
+            check_int(name, v, ge=1)
         self.W_q = nn.Linear(query_dim, attn_dim, bias=False)
         self.W_k = nn.Linear(key_dim, attn_dim, bias=True)
         self.v = nn.Linear(attn_dim, 1, bias=False)
@@ -112,8 +107,8 @@ class MultiplicativeAttention(nn.Module):
 
     def __init__(self, query_dim: int, key_dim: int, score: Literal["dot", "general"] = "general") -> None:
         super().__init__()
-        _positive_int("query_dim", query_dim)
-        _positive_int("key_dim", key_dim)
+        check_int("query_dim", query_dim, ge=1)
+        check_int("key_dim", key_dim, ge=1)
         if score not in ("dot", "general"):
             raise ValueError(f"score must be 'dot' or 'general', got {score!r}")
         if score == "dot" and query_dim != key_dim:
@@ -170,7 +165,7 @@ class Encoder(nn.Module):
     ) -> None:
         super().__init__()
         for name, v in (("vocab_size", vocab_size), ("embed_dim", embed_dim), ("hidden_size", hidden_size)):
-            _positive_int(name, v)
+            check_int(name, v, ge=1)
         self.vocab_size, self.pad_id = vocab_size, pad_id
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.rnn = nn.GRU(embed_dim, hidden_size, batch_first=True, bidirectional=bidirectional)
@@ -241,7 +236,7 @@ class Decoder(nn.Module):
             ("vocab_size", vocab_size), ("embed_dim", embed_dim),
             ("hidden_size", hidden_size), ("memory_dim", memory_dim),
         ):  # fmt: skip
-            _positive_int(name, v)
+            check_int(name, v, ge=1)
         if attention not in (None, "bahdanau", "luong"):
             raise ValueError(f"attention must be None, 'bahdanau' or 'luong', got {attention!r}")
         self.vocab_size, self.hidden_size, self.attention = vocab_size, hidden_size, attention
@@ -340,7 +335,7 @@ class Seq2Seq(nn.Module):
             ``(tokens (B, max_len), weights (B, max_len, S))``; the weights are zeros for a decoder without
             attention. Cut the tokens at your end-of-sequence id if you use one.
         """
-        _positive_int("max_len", max_len)
+        check_int("max_len", max_len, ge=1)
         was_training = self.training
         self.eval()
         memory, mask, s = self._start(src)

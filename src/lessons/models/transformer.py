@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lessons.checks import check_choice, check_float, check_int
+
 __all__ = [
     "DecoderLayer",
     "EncoderLayer",
@@ -39,11 +41,6 @@ __all__ = [
 ]
 
 
-def _positive_int(name: str, v: object) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-
-
 def causal_mask(length: int, device: torch.device | str | None = None) -> torch.Tensor:
     """The ``(length, length)`` bool mask that lets position ``i`` attend to positions ``j <= i`` only.
 
@@ -54,7 +51,7 @@ def causal_mask(length: int, device: torch.device | str | None = None) -> torch.
     Returns:
         ``(L, L)`` bool, lower triangular (True on and below the diagonal).
     """
-    _positive_int("length", length)
+    check_int("length", length, ge=1)
     return torch.ones(length, length, dtype=torch.bool, device=device).tril()
 
 
@@ -68,7 +65,7 @@ def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
     Returns:
         ``(B, 1, S)`` bool, which broadcasts over the query positions of an ``(B, L, S)`` attention.
     """
-    _positive_int("max_len", max_len)
+    check_int("max_len", max_len, ge=1)
     if lengths.dim() != 1 or lengths.dtype in (torch.float16, torch.float32, torch.float64, torch.bool):
         raise ValueError(f"lengths must be a 1-D integer tensor, got {lengths.dtype} {tuple(lengths.shape)}")
     if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > max_len):
@@ -162,8 +159,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
         super().__init__()
-        _positive_int("d_model", d_model)
-        _positive_int("n_heads", n_heads)
+        check_int("d_model", d_model, ge=1)
+        check_int("n_heads", n_heads, ge=1)
         if d_model % n_heads:
             raise ValueError(
                 f"d_model must be divisible by n_heads, got d_model={d_model}, n_heads={n_heads}"
@@ -228,8 +225,8 @@ def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
     Returns:
         ``(max_len, d_model)`` float32.
     """
-    _positive_int("max_len", max_len)
-    _positive_int("d_model", d_model)
+    check_int("max_len", max_len, ge=1)
+    check_int("d_model", d_model, ge=1)
     if d_model % 2:
         raise ValueError(f"d_model must be even for sine/cosine pairs, got {d_model}")
     pos = torch.arange(max_len, dtype=torch.float64)[:, None]
@@ -259,8 +256,8 @@ class PositionalEncoding(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        _positive_int("d_model", d_model)
-        _positive_int("max_len", max_len)
+        check_int("d_model", d_model, ge=1)
+        check_int("max_len", max_len, ge=1)
         if kind not in ("sinusoidal", "learned"):
             raise ValueError(f"kind must be 'sinusoidal' or 'learned', got {kind!r}")
         self.d_model, self.max_len, self.kind = d_model, max_len, kind
@@ -281,20 +278,6 @@ class PositionalEncoding(nn.Module):
 
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
-
-
-def _check_activation(activation: object) -> None:
-    if not isinstance(activation, str):
-        raise TypeError(f"activation must be a str, got {type(activation).__name__}")
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be 'relu' or 'gelu', got {activation!r}")
-
-
-def _check_eps(layer_norm_eps: object) -> None:
-    if isinstance(layer_norm_eps, bool) or not isinstance(layer_norm_eps, int | float):
-        raise TypeError(f"layer_norm_eps must be a float, got {type(layer_norm_eps).__name__}")
-    if not layer_norm_eps > 0:
-        raise ValueError(f"layer_norm_eps must be > 0, got {layer_norm_eps!r}")
 
 
 class _FeedForwardMixin:
@@ -345,9 +328,9 @@ class EncoderLayer(nn.Module, _FeedForwardMixin):
         layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        _positive_int("d_ff", d_ff)
-        _check_activation(activation)
-        _check_eps(layer_norm_eps)
+        check_int("d_ff", d_ff, ge=1)
+        check_choice("activation", activation, _ACTIVATIONS)
+        check_float("layer_norm_eps", layer_norm_eps, gt=0)
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
         self.norm1, self.norm2 = (nn.LayerNorm(d_model, eps=layer_norm_eps) for _ in range(2))
@@ -399,9 +382,9 @@ class DecoderLayer(nn.Module, _FeedForwardMixin):
         layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        _positive_int("d_ff", d_ff)
-        _check_activation(activation)
-        _check_eps(layer_norm_eps)
+        check_int("d_ff", d_ff, ge=1)
+        check_choice("activation", activation, _ACTIVATIONS)
+        check_float("layer_norm_eps", layer_norm_eps, gt=0)
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.multihead_attn = MultiHeadAttention(d_model, n_heads, dropout)
         self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
@@ -485,7 +468,7 @@ class Transformer(nn.Module):
     ) -> None:
         super().__init__()
         for name, v in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab), ("n_layers", n_layers)):
-            _positive_int(name, v)
+            check_int(name, v, ge=1)
         if share_embeddings and src_vocab != tgt_vocab:
             raise ValueError(
                 f"share_embeddings=True needs src_vocab == tgt_vocab, got {src_vocab} and {tgt_vocab}"
