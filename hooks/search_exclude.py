@@ -19,10 +19,10 @@ import re
 
 # diagrams; code and output blocks; a notebook's code cells; the API reference's "source code" boxes
 EXCLUDED = re.compile(
-    r'<(?P<tag>div|details)(?= [^>]*class="(?:[^"]* )?'
-    r'(?:dl-diagram|highlight|jp-CodeCell|mkdocstrings-source)[" ])'
+    r'<(?P<tag>div|details)(?P<attrs> [^>]*class="(?:[^"]* )?'
+    r'(?:dl-diagram|highlight|jp-CodeCell|mkdocstrings-source)[" ][^>]*)>'
 )
 
 
 def on_page_content(html: str, **kwargs: object) -> str:
-    return EXCLUDED.sub(r"<\g<tag> data-search-exclude", html)
+    return EXCLUDED.sub(r"<\g<tag>\g<attrs> data-search-exclude>", html)

@@ -13,7 +13,10 @@ pytestmark = pytest.mark.xdist_group("site")
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md") if any(s.output for c in markdown.parse(p) for s in c.segments))
-TITLE = re.compile(r'<div class="(?:language-text )?(output[^"]*) highlight"><span class="filename">([^<]*)<')
+TITLE = re.compile(
+    r'<div class="(?:language-text )?(output[^"]*) highlight"[^>]*>'  # other attributes may follow the class
+    r'<span class="filename">([^<]*)<'
+)
 
 
 def built(site_dir: Path, page: Path) -> str:
