@@ -87,7 +87,10 @@ def main() -> int:
     print("\n| block | shown | " + " | ".join(SETTINGS) + " | max abs diff | max rel diff | tolerance |")
     print("|---|---|" + "---|" * len(SETTINGS) + "---|---|---|")
     for page in args.pages:
-        for chain in markdown.parse(Path(page).resolve()):
+        path, _, block = page.partition("::")  # a page, or one block of it: "page.md::line N"
+        for chain in markdown.parse(Path(path).resolve()):
+            if block and block != f"line {chain.lineno}":
+                continue
             key = (str(chain.path), chain.lineno)
             runs = [results[name].get(key) for name in SETTINGS]
             for i, segment in enumerate(chain.segments):
@@ -105,7 +108,7 @@ def main() -> int:
                 tol = segment.output.tolerance if segment.output and segment.output.tolerance else Tolerance()
                 cells = [" ".join(p.split())[:40] if p is not None else "(failed)" for p in printed]
                 print(
-                    f"| {page}:{segment.fence.start + 1} | {' '.join(shown.split())[:40]} | "
+                    f"| {path}:{segment.fence.start + 1} | {' '.join(shown.split())[:40]} | "
                     + " | ".join(cells)
                     + f" | {max((d[0] for d in diffs), default=float('nan')):.4g}"
                     f" | {max((d[1] for d in diffs), default=float('nan')):.3g} | {tol} |"
