@@ -60,7 +60,7 @@ def test_mask_tokens_errors() -> None:
         mask_tokens(ids.float(), 50, MASK, SPECIAL)
     with pytest.raises(ValueError, match=r"ids must be in \[0, 40\)"):
         mask_tokens(ids, 40, MASK, SPECIAL)
-    with pytest.raises(ValueError, match="mask_id must be in"):
+    with pytest.raises(ValueError, match=r"mask_id must be an int in \[0, 50\)"):
         mask_tokens(ids, 50, 50, SPECIAL)
     with pytest.raises(TypeError, match="special_ids must be a sequence"):
         mask_tokens(ids, 50, MASK, 0)  # type: ignore[arg-type]
@@ -68,9 +68,9 @@ def test_mask_tokens_errors() -> None:
         mask_tokens(ids, 50, MASK, [0, 99])
     with pytest.raises(TypeError, match="generator must be a torch.Generator"):
         mask_tokens(ids, 50, MASK, SPECIAL, generator=0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"p must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"p must be a finite number in \(0, 1\)"):
         mask_tokens(ids, 50, MASK, SPECIAL, p=1.5)
-    with pytest.raises(TypeError, match="p must be a float"):
+    with pytest.raises(TypeError, match=r"p must be a number in \(0, 1\), got str"):
         mask_tokens(ids, 50, MASK, SPECIAL, p="0.15")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="whole vocabulary"):
         mask_tokens(torch.zeros(2, 3, dtype=torch.long), 4, MASK, [0, 1, 2])

@@ -162,19 +162,19 @@ def test_bad_idx_gets_a_clear_error() -> None:
 
 def test_filter_errors_name_the_argument() -> None:
     x = torch.randn(2, 10)
-    with pytest.raises(ValueError, match="temperature must be > 0"):
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
         apply_temperature(x, 0.0)
-    with pytest.raises(TypeError, match="temperature must be a number"):
+    with pytest.raises(TypeError, match="temperature must be a number > 0, got str"):
         apply_temperature(x, "hot")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="k must be an int >= 1"):
         top_k_filter(x, 0)
-    with pytest.raises(ValueError, match=r"p must be in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"p must be a finite number in \(0, 1\]"):
         top_p_filter(x, 1.5)
-    with pytest.raises(TypeError, match="p must be a number"):
+    with pytest.raises(TypeError, match=r"p must be a number in \(0, 1\], got NoneType"):
         top_p_filter(x, None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"logits must be a \(batch, vocab_size\) float tensor"):
         top_k_filter(torch.randn(10), 3)
-    with pytest.raises(TypeError, match="logits must be a tensor"):
+    with pytest.raises(TypeError, match="logits must be a torch.Tensor"):
         top_p_filter([1.0, 2.0], 0.5)  # type: ignore[arg-type]
 
 

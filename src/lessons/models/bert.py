@@ -27,20 +27,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from lessons.checks import check_float, check_int
 from lessons.models.transformer import EncoderLayer
 
 __all__ = ["Bert", "mask_tokens"]
 
 #: The label of a position the MLM loss ignores (``F.cross_entropy``'s default ``ignore_index``).
 IGNORE_INDEX = -100
-
-
-def _int_arg(name: str, v: object, low: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if v < low:
-        raise ValueError(f"{name} must be >= {low}, got {v}")
-    return v
 
 
 def _check_ids(name: str, ids: object, vocab_size: int) -> torch.Tensor:
@@ -84,22 +77,17 @@ def mask_tokens(
         TypeError: `ids` is not an integer tensor, `generator` not a ``torch.Generator``, or an id not an int.
         ValueError: an id is outside ``[0, vocab_size)`` or `p` outside ``(0, 1)``.
     """
-    vocab_size = _int_arg("vocab_size", vocab_size, 2)
+    vocab_size = check_int("vocab_size", vocab_size, ge=2)
     ids = _check_ids("ids", ids, vocab_size)
-    mask_id = _int_arg("mask_id", mask_id, 0)
-    if mask_id >= vocab_size:
-        raise ValueError(f"mask_id must be in [0, {vocab_size}), got {mask_id}")
+    mask_id = check_int("mask_id", mask_id, ge=0, lt=vocab_size)
     if isinstance(special_ids, str | bytes) or not isinstance(special_ids, Sequence | set | frozenset):
         raise TypeError(f"special_ids must be a sequence of ints, got {type(special_ids).__name__}")
-    special = sorted({_int_arg("special_ids", s, 0) for s in special_ids})
+    special = sorted({check_int("special_ids", s, ge=0) for s in special_ids})
     if special and special[-1] >= vocab_size:
         raise ValueError(f"special_ids must be in [0, {vocab_size}), got {special[-1]}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    if isinstance(p, bool) or not isinstance(p, int | float):
-        raise TypeError(f"p must be a float, got {type(p).__name__}")
-    if not 0 < p < 1:
-        raise ValueError(f"p must be in (0, 1), got {p}")
+    p = check_float("p", p, gt=0, lt=1)
     ordinary = torch.ones(vocab_size, dtype=torch.bool)
     ordinary[special + [mask_id]] = False
     pool = ordinary.nonzero().squeeze(1)  # the ids a random replacement may take
@@ -165,7 +153,7 @@ class Bert(nn.Module):
             ("max_len", max_len),
             ("type_vocab_size", type_vocab_size),
         ):
-            _int_arg(name, v, 1)
+            check_int(name, v, ge=1)
         if d_model % n_heads:
             raise ValueError(
                 f"d_model must be divisible by n_heads, got d_model={d_model}, n_heads={n_heads}"

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lessons.checks import check_int
+from lessons.checks import check_choice, check_float, check_int, check_tensor
 from lessons.models.transformer import scaled_dot_product_attention
 
 __all__ = [
@@ -89,10 +89,8 @@ class GPTConfig:
             raise ValueError(
                 f"n_embd must be divisible by n_head, got n_embd={self.n_embd}, n_head={self.n_head}"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {self.activation!r}")
+        check_float("dropout", self.dropout, ge=0, lt=1)
+        check_choice("activation", self.activation, _ACTIVATIONS)
 
     @property
     def d_ff(self) -> int:
@@ -249,8 +247,7 @@ _CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c
 
 
 def _check_logits(logits: object) -> torch.Tensor:
-    if not isinstance(logits, torch.Tensor):
-        raise TypeError(f"logits must be a tensor, got {type(logits).__name__}")
+    check_tensor("logits", logits)
     if logits.dim() != 2 or not logits.is_floating_point():
         raise ValueError(
             f"logits must be a (batch, vocab_size) float tensor, got {logits.dtype} {tuple(logits.shape)}"
@@ -265,10 +262,7 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
         ``(B, V)``, equal to ``transformers.TemperatureLogitsWarper(temperature)``.
     """
     _check_logits(logits)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    check_float("temperature", temperature, gt=0)
     return logits / temperature
 
 
@@ -292,10 +286,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     Equal to ``transformers.TopPLogitsWarper(p)``; the most probable token is always kept.
     """
     _check_logits(logits)
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
-        raise TypeError(f"p must be a number, got {type(p).__name__}")
-    if not 0 < p <= 1:
-        raise ValueError(f"p must be in (0, 1], got {p}")
+    check_float("p", p, gt=0, le=1)
     sorted_logits, order = logits.sort(dim=-1, descending=True)
     cum = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
     drop_sorted = (cum - sorted_logits.softmax(dim=-1)) >= p  # the mass before this token already reaches p
