@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 
 CJK = "\u2e80-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\u201c\u201d\u2018\u2019"
-_INLINE_TAGS = r"(?:</?(?:a|strong|em|b|i|span|sup|sub|mark|abbr)\b[^>]*>)*"
+# Elements inside a run of text: a line break next to them still stands between two characters.
+INLINE_TAGS = ("a", "strong", "em", "b", "i", "span", "sup", "sub", "mark", "abbr")
+_INLINE_TAGS = rf"(?:</?(?:{'|'.join(INLINE_TAGS)})\b[^>]*>)*"
 _BREAK = re.compile(rf"(?<=[{CJK}])({_INLINE_TAGS})[ \t]*\n\s*({_INLINE_TAGS})(?=[{CJK}])")
 _VERBATIM = re.compile(r"(<(pre|code|script|style|textarea)\b.*?</\2>)", re.DOTALL | re.IGNORECASE)
 

@@ -135,16 +135,16 @@ def slugify(text: str) -> str:
     return _slugify(text, "-")
 
 
-def _outside_code(markdown: str) -> Iterator[str]:
-    """The lines of a Markdown text that are not inside fenced code blocks."""
+def lines_outside_code(markdown: str) -> Iterator[tuple[int, str]]:
+    """``(line number from 1, line)`` for each line of a Markdown text outside fenced code blocks."""
     fence: str | None = None
-    for line in markdown.splitlines():
+    for number, line in enumerate(markdown.splitlines(), 1):
         m = _FENCE.match(line)
         if fence is None:
             if m:
                 fence = m.group("fence")
                 continue
-            yield line
+            yield number, line
         elif (
             m
             and m.group("fence")[0] == fence[0]
@@ -152,6 +152,11 @@ def _outside_code(markdown: str) -> Iterator[str]:
             and not line[m.end() :].strip()
         ):
             fence = None
+
+
+def _outside_code(markdown: str) -> Iterator[str]:
+    """The lines of a Markdown text that are not inside fenced code blocks."""
+    return (line for _, line in lines_outside_code(markdown))
 
 
 def scan_markdown(markdown: str, path: str = "") -> PageIndex:

@@ -18,9 +18,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 ZH_PAGES = sorted(p for p in DOCS.rglob("*.md") if not p.name.endswith(".en.md"))
 sys.path[:0] = [str(DOCS.parent / "hooks"), str(DOCS.parent / "scripts")]
 import cjk_lint  # noqa: E402
-from cjk_linebreaks import CJK, join_cjk_lines  # noqa: E402
+from cjk_linebreaks import CJK, INLINE_TAGS, join_cjk_lines  # noqa: E402
+from render_data import lines_outside_code  # noqa: E402
 
-FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 NOT_PROSE = re.compile(
     r"<!--.*?-->"  # test markers, comments
     r"|`[^`]*`"  # inline code
@@ -35,16 +35,7 @@ WRONG_QUOTES = re.compile(r'["「」『』]')
 
 def prose_lines(text: str):
     """(line number, line with every non-prose span removed) for each line outside fenced blocks."""
-    fence = None
-    for number, line in enumerate(text.splitlines(), 1):
-        opening = FENCE.match(line)
-        if fence:
-            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
-                fence = None
-            continue
-        if opening:
-            fence = opening.group(1)
-            continue
+    for number, line in lines_outside_code(text):
         yield number, NOT_PROSE.sub("", line)
 
 
@@ -89,9 +80,6 @@ _BREAK_AS_SPACE = re.compile(rf"[{CJK}][ \t]*\n\s*[{CJK}]")
 _SKIPPED_ELEMENTS = {"pre", "code", "script", "style", "svg", "textarea"}
 
 
-_INLINE_ELEMENTS = {"a", "strong", "em", "b", "i", "span", "sup", "sub", "mark", "abbr"}
-
-
 class _VisibleText(HTMLParser):
     """Text a reader sees, outside code, scripts and drawings; a block element ends a run of text."""
 
@@ -101,12 +89,12 @@ class _VisibleText(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.depth += tag in _SKIPPED_ELEMENTS
-        if tag not in _INLINE_ELEMENTS:
+        if tag not in INLINE_TAGS:
             self.chunks.append("\0")
 
     def handle_endtag(self, tag):
         self.depth -= tag in _SKIPPED_ELEMENTS and self.depth > 0
-        if tag not in _INLINE_ELEMENTS:
+        if tag not in INLINE_TAGS:
             self.chunks.append("\0")
 
     def handle_data(self, data):
