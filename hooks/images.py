@@ -26,11 +26,13 @@ _PX_PER = {None: 1.0, "px": 1.0, "pt": 4 / 3}
 def image_size(path: Path) -> tuple[int, int] | None:
     """(width, height) in CSS pixels of a PNG or an SVG with absolute sizes; None for anything else."""
     if path.suffix == ".png":
-        head = path.read_bytes()[:24]
+        with path.open("rb") as f:  # the size is in the header: never read the whole image
+            head = f.read(24)
         if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
             return struct.unpack(">II", head[16:24])
     elif path.suffix == ".svg":
-        m = _SVG_SIZE.search(path.read_text(encoding="utf-8")[:2000])
+        with path.open(encoding="utf-8") as f:  # matplotlib writes the <svg> element first
+            m = _SVG_SIZE.search(f.read(2000))
         if m:
             return round(float(m["w"]) * _PX_PER[m["wu"]]), round(float(m["h"]) * _PX_PER[m["hu"]])
     return None

@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import http.server
 import io
@@ -105,7 +106,7 @@ def main() -> int:
         subprocess.run(
             [sys.executable, "-m", "mkdocs", "build", "-q", "--site-dir", site], cwd=ROOT, env=env, check=True
         )
-        handler = lambda *a, **k: GzipHandler(*a, directory=site, **k)  # noqa: E731
+        handler = functools.partial(GzipHandler, directory=site)
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}/"
