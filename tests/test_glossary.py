@@ -196,8 +196,10 @@ def search_indexes(site_dir: Path) -> dict[str, SearchIndex]:
 
 
 def page_url(link: str) -> str:
-    """The URL of a docs-relative page in its language's index: phases/04-mlp.md -> phases/04-mlp/."""
-    return link.split("#")[0].removesuffix(".md") + "/"
+    """The URL of a docs-relative page in its language's index: phases/04-mlp.md -> phases/04-mlp/,
+    phases/08-generative/index.md -> phases/08-generative/."""
+    path = link.split("#")[0].removesuffix(".md")
+    return "" if path == "index" else path.removesuffix("/index") + "/"
 
 
 def unwritten_pages(lang: str) -> set[str]:
