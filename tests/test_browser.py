@@ -4,7 +4,7 @@ page that loads without console errors and without any request leaving localhost
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -108,6 +108,22 @@ def search_result_links(driver, site_url: str, path: str, query: str) -> list[st
     return driver.execute_script(
         "return [...document.querySelectorAll('.md-search-result__list a')].map(a => a.href)"
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "anchor"),
+    [("批量归一化", "batch-normalization"), ("感受野", "receptive-field"), ("注意力", None)],
+)
+def test_a_chinese_term_finds_the_section_that_teaches_it_and_highlights_the_whole_word(
+    browser, site_url, query, anchor
+):
+    """hooks/search_zh.py fixes the query's segmentation (its last word was searched cut short: 注意*), and
+    the glossary's lower search boost lets the teaching section rank above the term's glossary line."""
+    sections = [u for u in search_result_links(browser, site_url, "", query) if "#" in u]
+    assert sections, f"no section found for {query!r}"
+    if anchor:
+        assert urlsplit(sections[0]).fragment == anchor, sections[:3]
+    assert parse_qs(urlsplit(sections[0]).query)["h"] == [query]
 
 
 # Each query also occurs on pages of the other language (the glossary and the coverage map show both
