@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from lessons.metrics import accuracy, mse
-from lessons.train import History, TensorLoader, evaluate, fit, predict
+from lessons.train import History, TensorLoader, evaluate, fit, predict, transformer_lr
 
 
 def blobs(n: int = 120, seed: int = 0) -> TensorDataset:
@@ -241,3 +241,45 @@ def test_tensor_loader() -> None:
         TensorLoader(X, y[:3])
     with pytest.raises(TypeError, match="images"):
         TensorLoader(X.numpy(), y)  # type: ignore[arg-type]
+
+
+def test_transformer_lr_follows_the_paper():
+    d, w = 512, 4000
+    for step in (1, 100, 3999, 4000, 4001, 20_000, 100_000):
+        assert transformer_lr(step) == pytest.approx(d**-0.5 * min(step**-0.5, step * w**-1.5), rel=1e-12)
+    peak = transformer_lr(w)
+    assert peak == pytest.approx((d * w) ** -0.5, rel=1e-12)
+    assert all(transformer_lr(s) < peak for s in (w - 1, w + 1, 1, 100_000))
+    assert transformer_lr(4 * w) == pytest.approx(peak / 2, rel=1e-12)  # 1/sqrt decay after the peak
+    assert transformer_lr(w, d_model=1024) == pytest.approx(peak / math.sqrt(2), rel=1e-12)
+
+
+def test_transformer_lr_with_lambdalr_and_transformers():
+    from transformers import get_inverse_sqrt_schedule
+
+    d, w, steps = 64, 10, 40
+    opt = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: transformer_lr(s + 1, d_model=d, warmup_steps=w))
+    # transformers' inverse-square-root schedule is the same curve divided by its peak (d * w) ** -0.5
+    ref = get_inverse_sqrt_schedule(torch.optim.Adam([nn.Parameter(torch.zeros(1))]), num_warmup_steps=w)
+    for step in range(1, steps + 1):
+        lr = opt.param_groups[0]["lr"]
+        assert lr == pytest.approx(d**-0.5 * min(step**-0.5, step * w**-1.5), rel=1e-12)
+        assert lr == pytest.approx((d * w) ** -0.5 * ref.lr_lambdas[0](step), rel=1e-12)
+        opt.step()
+        sched.step()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"step": 0}, ValueError, "step"),
+        ({"step": 1.5}, TypeError, "step"),
+        ({"step": 1, "d_model": 0}, ValueError, "d_model"),
+        ({"step": 1, "warmup_steps": 0}, ValueError, "warmup_steps"),
+        ({"step": 1, "warmup_steps": "4000"}, TypeError, "warmup_steps"),
+    ],
+)
+def test_transformer_lr_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        transformer_lr(**kwargs)

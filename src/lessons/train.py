@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from lessons.checks import check_callable, check_choice, check_float, check_int, check_tensor
 
-__all__ = ["History", "Metric", "TensorLoader", "evaluate", "fit", "predict"]
+__all__ = ["History", "Metric", "TensorLoader", "evaluate", "fit", "predict", "transformer_lr"]
 
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
 """``metric(outputs, targets) -> float``, averaged over the batch (see `lessons.metrics`)."""
@@ -276,6 +276,39 @@ def predict(
     if not outs:
         raise ValueError("loader yielded no batches")
     return torch.cat(outs)
+
+
+def transformer_lr(step: int, *, d_model: int = 512, warmup_steps: int = 4000) -> float:
+    r"""The learning rate of Vaswani et al. (2017, Section 5.3) at optimizer step `step`:
+    $d_\text{model}^{-0.5}\cdot\min(\text{step}^{-0.5},\ \text{step}\cdot\text{warmup}^{-1.5})$.
+
+    It rises linearly for `warmup_steps` steps, peaks there at $(d_\text{model}\cdot\text{warmup})^{-0.5}$,
+    then decays as $1/\sqrt{\text{step}}$. The paper counts steps from 1; ``LambdaLR`` counts from 0, so
+    with an optimizer whose ``lr`` is 1.0 use ``LambdaLR(optimizer, lambda s: transformer_lr(s + 1))``
+    and step the scheduler after every batch (``fit(..., scheduler_step="batch")``).
+
+    Args:
+        step: the optimizer step, counted from 1.
+        d_model: the model width (512 in the base model, 1024 in the big one).
+        warmup_steps: the length of the linear warm-up (4000 in the paper).
+
+    Returns:
+        The learning rate, a positive float.
+
+    Raises:
+        TypeError: an argument is not an int.
+        ValueError: an argument is below 1.
+
+    Examples:
+        >>> round(transformer_lr(4000), 7)  # the peak of the base model: 1 / sqrt(512 * 4000)
+        0.0006988
+        >>> abs(transformer_lr(2000) - transformer_lr(4000) / 2) < 1e-12  # linear warm-up
+        True
+    """
+    step = check_int("step", step, ge=1)
+    d_model = check_int("d_model", d_model, ge=1)
+    warmup_steps = check_int("warmup_steps", warmup_steps, ge=1)
+    return d_model**-0.5 * min(step**-0.5, step * warmup_steps**-1.5)
 
 
 class TensorLoader:
