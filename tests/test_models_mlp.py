@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from lessons.models import ACTIVATIONS, make_activation
+from lessons.models import ACTIVATIONS, count_multiply_adds, make_activation
 from lessons.models.mlp import MLP
 
 
@@ -135,3 +135,13 @@ def test_bad_inputs() -> None:
         model(torch.zeros(3, 5))
     with pytest.raises(ValueError, match="in_features"):
         model(torch.zeros(3, 2, 3))
+
+
+def test_count_multiply_adds():
+    x = torch.randn(5, 8)
+    assert count_multiply_adds(lambda: nn.Linear(8, 3)(x)) == 5 * 8 * 3
+    conv, img = nn.Conv1d(4, 6, kernel_size=3), torch.randn(1, 4, 10)
+    assert count_multiply_adds(lambda: conv(img)) == 6 * 4 * 3 * 8  # 8 output positions
+    assert count_multiply_adds(lambda: torch.tanh(x)) == 0  # element-wise work is not counted
+    with pytest.raises(TypeError, match="fn"):
+        count_multiply_adds(x)

@@ -1,6 +1,6 @@
 """Reference model implementations, one module per family (import the submodule you need, e.g.
 ``from lessons.models.resnet import resnet18``), and what every family shares: the activation table
-(`ACTIVATIONS`, `make_activation`) and `count_parameters`.
+(`ACTIVATIONS`, `make_activation`), `count_parameters` and `count_multiply_adds`.
 
 Examples:
     >>> from torch import nn
@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["ACTIVATIONS", "count_parameters", "make_activation"]
+from lessons.checks import check_callable
+
+__all__ = ["ACTIVATIONS", "count_multiply_adds", "count_parameters", "make_activation"]
 
 #: Activation names accepted by `make_activation` (and the models' ``activation=`` arguments), mapped to
 #: their `torch.nn` classes.
@@ -69,3 +73,28 @@ def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def count_multiply_adds(fn: Callable[[], object]) -> int:
+    """Multiply–adds of the matrix products and convolutions that ``fn()`` runs, as counted by PyTorch's
+    ``FlopCounterMode`` (which reports FLOPs, two per multiply–add; element-wise operations such as softmax,
+    ``tanh`` or additions are not counted). Runs `fn` once, without gradients.
+
+    Args:
+        fn: a function of no arguments, e.g. ``lambda: layer(x)``.
+
+    Returns:
+        The number of multiply–adds, an ``int``.
+
+    Raises:
+        TypeError: `fn` is not callable.
+
+    Examples:
+        >>> import torch
+        >>> count_multiply_adds(lambda: torch.randn(2, 3) @ torch.randn(3, 4))  # 2 * 3 * 4
+        24
+    """
+    check_callable("fn", fn)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops() // 2
