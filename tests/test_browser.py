@@ -4,6 +4,9 @@ page that loads without console errors and without any request leaving localhost
 from __future__ import annotations
 
 import json
+import posixpath
+import sys
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -249,3 +252,25 @@ def test_on_a_phone_wide_formulas_scroll_in_their_box_with_a_cue(browser, site_u
     assert layout["formulas"] > 3 and layout["wide"] > 0, layout  # the page has formulas too wide for a phone
     assert layout["page"] <= 0, layout
     assert layout["cued"] == layout["wide"] == layout["focusable"], layout
+
+
+def moved_section_links() -> list[tuple[str, str, str]]:
+    """(front page URL, section id, URL the section moved to) for one moved section of each split phase."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hooks"))
+    import moved_sections
+
+    cases = []
+    for front, moved in sorted(moved_sections.moved_sections().items()):
+        section, target = sorted(moved.items())[-1]
+        base = moved_sections.page_url(front)
+        cases.append((base, section, posixpath.normpath(posixpath.join(base, target)) + "/"))
+    return cases
+
+
+@pytest.mark.parametrize(("lang", "case"), [(lang, c) for c in moved_section_links() for lang in ("", "en/")])
+def test_an_old_link_to_a_moved_section_lands_on_its_new_page(browser, site_url, lang, case):
+    front, section, target = case
+    open_page(browser, f"{site_url}{lang}{front}#{section}")
+    wait(browser).until(EC.url_contains(f"{lang}{target}"), message=f"{front}#{section} did not move on")
+    assert browser.current_url == f"{site_url}{lang}{target}#{section}"
+    assert browser.find_elements(By.ID, section)

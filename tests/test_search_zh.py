@@ -34,7 +34,8 @@ def test_dropping_breaks_keeps_every_token():
 def test_dropping_breaks_keeps_the_ones_that_split_words():
     assert search_zh.drop_redundant_breaks("批量\u200b归一化\u200b。", SEPARATOR) == "批量\u200b归一化。"
     assert search_zh.drop_redundant_breaks("\u200b\u200b注意力\u200b \u200bQ", SEPARATOR) == "注意力 Q"
-    assert search_zh.drop_redundant_breaks("BERT：\u200b靠", SEPARATOR) == "BERT：\u200b靠"  # ： is no separator
+    # The full-width colon is not in the separator: the break after it splits 靠 off.
+    assert search_zh.drop_redundant_breaks("BERT：\u200b靠", SEPARATOR) == "BERT：\u200b靠"
 
 
 def test_the_query_loop_is_fixed_once_or_not_at_all():

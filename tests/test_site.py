@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,21 @@ def test_search_index_holds_prose_not_code(site_dir: Path):
         text = "\n".join(doc["text"] for doc in docs if not doc["location"].startswith("projects/"))
         assert "<pre" not in text and "flowchart" not in text
         assert "<code>nn.MultiheadAttention</code>" in text
+
+
+@pytest.mark.xdist_group("site")
+def test_a_split_phase_front_page_sends_old_section_links_on(site_dir: Path):
+    """hooks/moved_sections.py: the front page of a phase that is a folder knows where each section of its
+    other pages went, and each of those pages has the anchor (in both languages)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hooks"))
+    import moved_sections
+
+    for front, moved in moved_sections.moved_sections().items():
+        base = moved_sections.page_url(front)
+        for root in (site_dir, site_dir / "en"):
+            html = (root / base / "index.html").read_text(encoding="utf-8")
+            script = re.search(r"var moved=(\{.*?\});", html)
+            assert script and json.loads(script[1]) == moved, f"{base}: no or wrong map of moved sections"
+            for anchor, target in moved.items():
+                page = (root / base / target / "index.html").read_text(encoding="utf-8")
+                assert f'id="{anchor}"' in page, f"{base}{target} has no #{anchor}"
