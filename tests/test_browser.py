@@ -180,8 +180,16 @@ return [...document.querySelectorAll('.dl-diagram')].map(d => {
         ("en/phases/05-cnn/", ["identity: same shape", "3×3 conv → BN", "F(x)"], ["恒等"]),
         ("phases/06-rnn/", ["遗忘门", "输出门", "上下文", "GRU 单元"], ["forget gate", "context"]),
         ("en/phases/06-rnn/", ["forget gate", "output gate", "context", "GRU cell"], ["遗忘门", "上下文"]),
-        ("phases/07-transformer/", ["交叉注意力：权重", "带掩码的自注意力", "记忆 m"], ["cross-attention"]),
-        ("en/phases/07-transformer/", ["cross-attention: weights", "masked self-attention"], ["交叉注意力"]),
+        (
+            "phases/07-transformer/transformer/",
+            ["交叉注意力：权重", "带掩码的自注意力", "记忆 m"],
+            ["cross-attention"],
+        ),
+        (
+            "en/phases/07-transformer/transformer/",
+            ["cross-attention: weights", "masked self-attention"],
+            ["交叉注意力"],
+        ),
     ],
 )
 def test_diagrams_are_drawn_locally_in_the_page_language(browser, site_url, path, present, absent):
