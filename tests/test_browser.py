@@ -176,8 +176,8 @@ return [...document.querySelectorAll('.dl-diagram')].map(d => {
 @pytest.mark.parametrize(
     ("path", "present", "absent"),
     [
-        ("phases/05-cnn/", ["恒等：形状不变", "3×3 卷积 → BN", "F(x)"], ["identity"]),
-        ("en/phases/05-cnn/", ["identity: same shape", "3×3 conv → BN", "F(x)"], ["恒等"]),
+        ("phases/05-cnn/resnet/", ["恒等：形状不变", "3×3 卷积 → BN", "F(x)"], ["identity"]),
+        ("en/phases/05-cnn/resnet/", ["identity: same shape", "3×3 conv → BN", "F(x)"], ["恒等"]),
         ("phases/06-rnn/", ["遗忘门", "输出门", "上下文", "GRU 单元"], ["forget gate", "context"]),
         ("en/phases/06-rnn/", ["forget gate", "output gate", "context", "GRU cell"], ["遗忘门", "上下文"]),
         (
@@ -220,7 +220,7 @@ def test_a_page_without_diagrams_does_not_load_mermaid(browser, site_url):
 
 
 def test_diagrams_follow_the_dark_palette(browser, site_url):
-    open_page(browser, site_url + "phases/05-cnn/")
+    open_page(browser, site_url + "phases/05-cnn/resnet/")
     wait(browser).until(lambda d: None not in (t := d.execute_script(DRAWN_LABELS)) and t)
     label_colour = (
         "return getComputedStyle(document.querySelector('.dl-diagram').shadowRoot"
