@@ -13,7 +13,7 @@ choosing a tolerance or an assert's margin; add the spread over seeds, which onl
 
 Usage::
 
-    .venv/bin/python scripts/spread.py docs/phases/06-rnn.md
+    .venv/bin/python scripts/spread.py docs/phases/06-rnn/index.md
 """
 
 from __future__ import annotations

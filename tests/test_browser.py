@@ -178,8 +178,10 @@ return [...document.querySelectorAll('.dl-diagram')].map(d => {
     [
         ("phases/05-cnn/resnet/", ["恒等：形状不变", "3×3 卷积 → BN", "F(x)"], ["identity"]),
         ("en/phases/05-cnn/resnet/", ["identity: same shape", "3×3 conv → BN", "F(x)"], ["恒等"]),
-        ("phases/06-rnn/", ["遗忘门", "输出门", "上下文", "GRU 单元"], ["forget gate", "context"]),
-        ("en/phases/06-rnn/", ["forget gate", "output gate", "context", "GRU cell"], ["遗忘门", "上下文"]),
+        ("phases/06-rnn/gates/", ["遗忘门", "输出门"], ["forget gate"]),
+        ("en/phases/06-rnn/gates/", ["forget gate", "output gate"], ["遗忘门"]),
+        ("phases/06-rnn/seq2seq/", ["上下文", "GRU 单元"], ["context"]),
+        ("en/phases/06-rnn/seq2seq/", ["context", "GRU cell"], ["上下文"]),
         (
             "phases/07-transformer/transformer/",
             ["交叉注意力：权重", "带掩码的自注意力", "记忆 m"],
