@@ -6,7 +6,7 @@ its own, e.g. ``<!-- render: coverage 003 -->``; this MkDocs hook (registered un
 ``mkdocs.yml``) replaces the marker with Markdown in the page's language (``x.en.md`` is English, ``x.md``
 Chinese, as mkdocs-static-i18n's suffix layout has it).
 
-Links in the data are relative to ``docs/`` (``phases/05-cnn/visualization.md#grad-cam``). The same resolver that the
+Links in the data are relative to ``docs/`` (``phases/05-cnn/resnet.md#resnet``). The same resolver that the
 tests use (:func:`page_index`) reads the target Markdown and finds its anchors (explicit ``{#id}``
 attributes and slugified headings), so a label can show the section's real heading. At build time a link
 whose anchor is not written yet points to the page instead (logged at INFO, so ``--strict`` stays green
@@ -227,7 +227,7 @@ def twin(path: str, lang: str) -> str:
 class Link:
     """A link from the data, resolved for one language."""
 
-    target: str  # as written in the data, relative to docs/: "phases/05-cnn/visualization.md#grad-cam"
+    target: str  # as written in the data, relative to docs/: "phases/05-cnn/resnet.md#resnet"
     page: str  # "phases/05-cnn/index.md"
     anchor: str  # "grad-cam" or ""
     label: str  # heading text, or the page title

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LIGHTHOUSE_VERSION = "12"
 LIGHTHOUSE = ROOT / ".cache" / "lighthouse" / "node_modules" / ".bin" / "lighthouse"
 CHROME = os.environ.get("CHROME_BIN", "/usr/bin/chromium")
-PAGES = ["phases/05-cnn/", "", "plan/progress/", "en/phases/05-cnn/"]
+PAGES = ["phases/05-cnn/efficient/", "", "plan/progress/", "en/phases/05-cnn/efficient/"]
 METRICS = {
     "largest-contentful-paint": "LCP",
     "total-blocking-time": "TBT",

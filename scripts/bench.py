@@ -17,7 +17,7 @@ Usage::
 
     .venv/bin/python scripts/bench.py                  # everything
     .venv/bin/python scripts/bench.py --quick          # no serial run
-    .venv/bin/python scripts/bench.py --quick --no-build docs/phases/05-cnn/resnet.md docs/phases/05-cnn/resnet.en.md
+    .venv/bin/python scripts/bench.py --quick --no-build docs/phases/05-cnn/resnet*.md
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a
       nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ")), count: v.nodes.length}))))
   .catch(e => done([{id: "axe-error", impact: "critical", help: String(e), nodes: [], count: 0}]));
 """
-PAGES = ["", "phases/05-cnn/", "plan/progress/", "notes/concepts/"]
+PAGES = ["", "phases/05-cnn/efficient/", "plan/progress/", "notes/concepts/"]
 
 
 @pytest.fixture(scope="module")

@@ -248,7 +248,7 @@ return {
 """
 
 
-@pytest.mark.parametrize("path", ["phases/06-rnn/", "en/phases/02-math/"])
+@pytest.mark.parametrize("path", ["phases/06-rnn/recurrence/", "en/phases/02-math/"])
 def test_on_a_phone_wide_formulas_scroll_in_their_box_with_a_cue(browser, site_url, path):
     """At 390 px the page itself never scrolls sideways; a formula wider than the screen scrolls inside
     its own box, shows shadows at the edges that say so, and can be scrolled from the keyboard."""
@@ -259,7 +259,7 @@ def test_on_a_phone_wide_formulas_scroll_in_their_box_with_a_cue(browser, site_u
         layout = browser.execute_script(PHONE_LAYOUT)
     finally:
         browser.set_window_size(1280, 900)
-    assert layout["formulas"] > 3 and layout["wide"] > 0, layout  # the page has formulas too wide for a phone
+    assert layout["formulas"] >= 3 and layout["wide"] > 0, layout  # the page has formulas too wide for a phone
     assert layout["page"] <= 0, layout
     assert layout["cued"] == layout["wide"] == layout["focusable"], layout
 
