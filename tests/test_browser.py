@@ -259,7 +259,7 @@ def test_on_a_phone_wide_formulas_scroll_in_their_box_with_a_cue(browser, site_u
         layout = browser.execute_script(PHONE_LAYOUT)
     finally:
         browser.set_window_size(1280, 900)
-    assert layout["formulas"] >= 3 and layout["wide"] > 0, layout  # the page has formulas too wide for a phone
+    assert layout["formulas"] >= 3 and layout["wide"] > 0, layout  # formulas too wide for a phone
     assert layout["page"] <= 0, layout
     assert layout["cued"] == layout["wide"] == layout["focusable"], layout
 
