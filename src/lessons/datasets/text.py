@@ -1,5 +1,6 @@
-"""Offline text data: Shakespeare's *Hamlet* (committed), language-model windows, and a generated
-date-format "translation" task for seq2seq models.
+"""Offline text data: Shakespeare's *Hamlet* (committed), language-model windows, a generated
+date-format "translation" task for seq2seq models, and real English→Chinese (or other language) pairs read
+at run time from the system's gettext catalogs.
 
 Examples:
     >>> text = load_hamlet()
@@ -14,8 +15,10 @@ Examples:
 from __future__ import annotations
 
 import datetime as _dt
+import gettext
 import importlib.util
 import random
+import re
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -29,8 +32,11 @@ from lessons.checks import check_int
 
 __all__ = [
     "DATE_FORMATS",
+    "GETTEXT_DOMAINS",
     "CharLMDataset",
     "format_date",
+    "gettext_catalogs_missing",
+    "load_gettext_pairs",
     "load_hamlet",
     "make_date_pairs",
     "load_rotten_tomatoes",
@@ -318,3 +324,147 @@ def split_by_movie(
     test_movies = set(rng.choice(movies, size=n_test, replace=False).tolist())
     is_test = frame["movie"].isin(test_movies)
     return frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)
+
+
+#: The gettext domains `load_gettext_pairs` reads by default (the messages of command-line tools), each
+#: with the Debian package that installs its catalogs: the error for a missing one names the package.
+GETTEXT_DOMAINS: dict[str, str] = {
+    "git": "git",
+    "coreutils": "coreutils",
+    "tar": "tar",
+    "dpkg": "dpkg",
+    "apt": "apt",
+    "gnupg2": "gnupg-l10n",
+    "libc": "libc-l10n",
+    "wget": "wget",
+    "bash": "bash",
+    "findutils": "findutils",
+    "grep": "grep",
+    "sed": "sed",
+    "diffutils": "diffutils",
+    "make": "make",
+}
+
+#: Where catalogs live: Debian installs them with each program; Ubuntu moves most into language packs.
+_LOCALE_DIRS = ("/usr/share/locale", "/usr/share/locale-langpack")
+# An English message made of words and plain punctuation only: no %s, {0}, <placeholder>, _ or & shortcut,
+# quotes, paths, option names or line breaks
+_PLAIN_SOURCE = re.compile(r"[A-Za-z][A-Za-z0-9 ,.;:?!()'-]*")
+_PLAIN_TARGET = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff01-\uff5eA-Za-z0-9 ,.;:?!()'-]+")
+_PLAIN_OTHER = re.compile(r"[^%{}<>_&\"\\/=|\[\]$@#*`\n\t]*[^\W\d_][^%{}<>_&\"\\/=|\[\]$@#*`\n\t]*")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _catalog_path(lang: str, domain: str, locale_dirs: Sequence[str | Path]) -> Path | None:
+    for root in locale_dirs:
+        path = Path(root) / lang / "LC_MESSAGES" / f"{domain}.mo"
+        if path.is_file():
+            return path
+    return None
+
+
+def gettext_catalogs_missing(
+    lang: str = "zh_CN",
+    domains: Sequence[str] | None = None,
+    *,
+    locale_dirs: Sequence[str | Path] = _LOCALE_DIRS,
+) -> list[str]:
+    """The domains among `domains` (default: all of `GETTEXT_DOMAINS`) that have no catalog for `lang`.
+
+    An empty list means `load_gettext_pairs` with the same arguments will find every catalog.
+
+    Examples:
+        >>> gettext_catalogs_missing("xx_XX", ["git"], locale_dirs=["/nonexistent"])
+        ['git']
+    """
+    domains = list(GETTEXT_DOMAINS) if domains is None else list(domains)
+    return [d for d in domains if _catalog_path(lang, d, locale_dirs) is None]
+
+
+def load_gettext_pairs(
+    lang: str = "zh_CN",
+    domains: Sequence[str] | None = None,
+    *,
+    min_words: int = 1,
+    max_words: int = 12,
+    locale_dirs: Sequence[str | Path] = _LOCALE_DIRS,
+) -> list[tuple[str, str]]:
+    """Real human translations of user-interface messages, from the gettext catalogs (``.mo`` files)
+    installed with the programs themselves, e.g. ``/usr/share/locale/zh_CN/LC_MESSAGES/git.mo``.
+
+    Each catalog maps an English message (``msgid``) to its translation (``msgstr``). The messages are
+    cleaned so that a model sees plain sentences: dropped are the catalog header, plural entries, untranslated
+    ones, anything with a format string or placeholder (``%s``, ``{0}``, ``<file>``), a menu shortcut (``_``,
+    ``&``), quotes, a path, an option name (``--``) or a line break, English outside `min_words`–`max_words`
+    words, and, for Chinese, a translation without a single Han character. Messages that differ only in case
+    or a final ``.:!?`` are duplicates: the first one in domain order is kept.
+
+    The catalogs are GPL (they belong to git, coreutils, ...), so they are read where they are installed
+    and never copied into this repository.
+
+    Args:
+        lang: the catalog language, a locale directory name such as ``"zh_CN"``, ``"fr"`` or ``"de"``.
+        domains: the catalogs to read (file names without ``.mo``); default: every key of `GETTEXT_DOMAINS`.
+        min_words: the fewest English words kept (>= 1).
+        max_words: the most English words kept (>= `min_words`).
+        locale_dirs: the folders searched, in order, for ``<lang>/LC_MESSAGES/<domain>.mo``.
+
+    Returns:
+        ``(english, translation)`` pairs, sorted by the English text (so the result is the same on every
+        run; shuffle with a seed before splitting).
+
+    Raises:
+        TypeError: `domains` is a single string, or `min_words` / `max_words` is not an int.
+        ValueError: `min_words` < 1 or `max_words` < `min_words`.
+        FileNotFoundError: a catalog is missing; the message names the Debian packages that install them.
+
+    Examples:
+        On Debian, ``dict(load_gettext_pairs("zh_CN", ["git"]))["apply the patch in reverse"]`` is
+        ``'反向应用补丁'``. Where a catalog is missing the error says what to install:
+
+        >>> load_gettext_pairs("zh_CN", ["git"], locale_dirs=["/nonexistent"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        FileNotFoundError: no zh_CN gettext catalog for git in /nonexistent. On Debian ... install git. ...
+    """
+    if isinstance(domains, str):
+        raise TypeError(f"domains must be a sequence of domain names, not the string {domains!r}")
+    domains = list(GETTEXT_DOMAINS) if domains is None else list(domains)
+    min_words = check_int("min_words", min_words, ge=1)
+    max_words = check_int("max_words", max_words, ge=min_words)
+    missing = gettext_catalogs_missing(lang, domains, locale_dirs=locale_dirs)
+    if missing:
+        packages = sorted({GETTEXT_DOMAINS.get(d, d) for d in missing})
+        raise FileNotFoundError(
+            f"no {lang} gettext catalog for {', '.join(missing)} in {', '.join(map(str, locale_dirs))}. "
+            f"On Debian install the packages that ship them: sudo apt-get install {' '.join(packages)}. "
+            "Ubuntu moves translations into language packs (for zh_CN: language-pack-zh-hans-base); "
+            "macOS and Windows have no such catalogs."
+        )
+    chinese = lang.startswith("zh")
+    seen: set[str] = set()
+    pairs = []
+    for domain in domains:
+        path = _catalog_path(lang, domain, locale_dirs)
+        with open(path, "rb") as f:  # type: ignore[arg-type]  # not None: checked above
+            catalog = gettext.GNUTranslations(f)._catalog
+        for source, target in catalog.items():
+            if (
+                not isinstance(source, str) or not source
+            ):  # plural entries have (msgid, n) keys; "" the header
+                continue
+            source, target = source.strip(), target.strip()
+            if not _PLAIN_SOURCE.fullmatch(source) or "--" in source or "::" in source:
+                continue
+            if not min_words <= len(source.split()) <= max_words:
+                continue
+            if chinese:
+                plain = _PLAIN_TARGET.fullmatch(target) and _HAN.search(target)
+            else:  # any script, but no placeholder, shortcut or markup
+                plain = _PLAIN_OTHER.fullmatch(target) and "--" not in target and "::" not in target
+            if not plain or target.lower() == source.lower():
+                continue
+            key = source.lower().rstrip(".:!?")
+            if key not in seen:
+                seen.add(key)
+                pairs.append((source, target))
+    return sorted(pairs)
