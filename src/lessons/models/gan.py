@@ -545,7 +545,7 @@ class TrainedDCGAN(NamedTuple):
 def _train_dcgan(loss: Loss, steps: int, seed: int) -> tuple[dict, dict[str, list[float]]]:
     from lessons.datasets.images import load_mnist
 
-    X_train, _, _, _ = load_mnist(test_size=1000, seed=0)  # the digit CNN's split: its 1,000 test digits stay out
+    X_train, _, _, _ = load_mnist(test_size=1000, seed=0)  # the digit CNN's split: test digits stay out
     X_train = X_train * 2 - 1  # tanh's range
     with torch.random.fork_rng():
         torch.manual_seed(seed)
