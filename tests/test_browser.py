@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import posixpath
 import sys
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -171,6 +172,19 @@ return [...document.querySelectorAll('.dl-diagram')].map(d => {
   return svg ? [...svg.querySelectorAll('.nodeLabel, .edgeLabel')].map(e => e.textContent).join(' | ') : null;
 });
 """
+# Diagrams are drawn when they come near the window: bring the first one not drawn yet into view.
+SCROLL_TO_UNDRAWN = "document.querySelector('.dl-diagram:not([data-processed])')?.scrollIntoView()"
+
+
+def drawn_diagrams(driver, path: str) -> list[str]:
+    """Scroll to each diagram of the open page until all are drawn; the labels of each."""
+
+    def all_drawn(d):
+        d.execute_script(SCROLL_TO_UNDRAWN)
+        texts = d.execute_script(DRAWN_LABELS)
+        return texts and None not in texts and texts
+
+    return wait(driver).until(all_drawn, message=f"the diagrams of /{path} were not drawn")
 
 
 @pytest.mark.parametrize(
@@ -196,11 +210,7 @@ return [...document.querySelectorAll('.dl-diagram')].map(d => {
 )
 def test_diagrams_are_drawn_locally_in_the_page_language(browser, site_url, path, present, absent):
     open_page(browser, site_url + path)
-    texts = wait(browser).until(
-        lambda d: (t := d.execute_script(DRAWN_LABELS)) and None not in t and t,
-        message=f"the diagrams of /{path} were not drawn",
-    )
-    text = " | ".join(texts)
+    text = " | ".join(drawn_diagrams(browser, path))
     missing = [label for label in present if label not in text]
     assert not missing, f"labels {missing} not in the drawn diagrams of /{path}: {text[:300]}"
     wrong = [label for label in absent if label in text]
@@ -221,9 +231,26 @@ def test_a_page_without_diagrams_does_not_load_mermaid(browser, site_url):
     assert not loaded, f"a page without diagrams fetched {loaded}"
 
 
+FAR_DIAGRAMS = """
+return [...document.querySelectorAll('.dl-diagram')]
+  .filter(d => d.getBoundingClientRect().top > 4 * window.innerHeight)  // drawn from 3 screens down
+  .map(d => Boolean(d.dataset.processed));
+"""
+
+
+def test_a_diagram_far_below_the_window_is_drawn_only_when_the_reader_gets_near(browser, site_url):
+    path = "phases/06-rnn/seq2seq/"
+    open_page(browser, site_url + path)
+    browser.execute_script("window.scrollTo(0, 0)")
+    time.sleep(1)
+    far = browser.execute_script(FAR_DIAGRAMS)
+    assert far and not any(far), f"diagrams more than four screens down: drawn {far}"
+    drawn_diagrams(browser, path)  # and each is drawn once the reader scrolls to it
+
+
 def test_diagrams_follow_the_dark_palette(browser, site_url):
     open_page(browser, site_url + "phases/05-cnn/resnet/")
-    wait(browser).until(lambda d: None not in (t := d.execute_script(DRAWN_LABELS)) and t)
+    drawn_diagrams(browser, "phases/05-cnn/resnet/")
     label_colour = (
         "return getComputedStyle(document.querySelector('.dl-diagram').shadowRoot"
         ".querySelector('.nodeLabel')).color"

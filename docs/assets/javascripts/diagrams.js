@@ -1,8 +1,8 @@
 // Draws the ```diagram fences of a page. pymdownx.superfences turns each into <div class="dl-diagram"> holding
 // the Mermaid source (mkdocs.yml, custom_fences); this script imports the Mermaid copy in vendor/mermaid/
-// only when the page has one (Mermaid is megabytes: pages without a diagram never fetch it), and only the
-// chunks the diagrams need. Not Material's "mermaid" class on purpose: Material would fetch Mermaid from
-// unpkg.com. document$ is Material's page observable, so instant navigation draws the new page's diagrams.
+// only when a diagram of the page comes near the screen (Mermaid is megabytes: pages without a diagram never
+// fetch it), and only the chunks the diagrams need. Not Material's "mermaid" class on purpose: Material would
+// fetch Mermaid from unpkg.com. document$ is Material's page observable, so instant navigation draws the new page's diagrams.
 // Colours are Material's --md-mermaid-* variables: the diagrams follow the light/dark palette switch
 // without being drawn again.
 (() => {
@@ -45,11 +45,10 @@
   // page's typography (.md-typeset margins and line heights) stays out of the labels Mermaid has measured.
   // The source stays in the div, hidden by the shadow root.
   let count = 0;
-  async function draw(root) {
-    const nodes = [...root.querySelectorAll(".dl-diagram:not([data-processed])")];
-    if (!nodes.length) return;
+  async function draw(nodes) {
     const m = await load();
     for (const node of nodes) {
+      if (node.dataset.processed) continue;
       try {
         const { svg, bindFunctions } = await m.render(`dl-diagram-${count++}`, node.textContent);
         const shadow = node.shadowRoot ?? node.attachShadow({ mode: "open" });
@@ -62,7 +61,29 @@
     }
   }
 
-  const start = (root) => draw(root).catch((error) => console.error("diagram not drawn:", error));
+  // A diagram is drawn when it comes within two screen heights of the window, not when the page loads:
+  // laying one out takes Mermaid a second or more of a phone's main thread, and a reader who never scrolls
+  // that far never pays for it. Drawings are queued, one after the other.
+  let queue = Promise.resolve();
+  const enqueue = (nodes) => {
+    queue = queue.then(() => draw(nodes)).catch((error) => console.error("diagram not drawn:", error));
+  };
+  const near =
+    "IntersectionObserver" in window
+      ? new IntersectionObserver(
+          (entries) => {
+            const due = entries.filter((e) => e.isIntersecting).map((e) => e.target);
+            for (const node of due) near.unobserve(node);
+            if (due.length) enqueue(due);
+          },
+          { rootMargin: "200% 0px" },
+        )
+      : null;
+  const start = (root) => {
+    const nodes = [...root.querySelectorAll(".dl-diagram:not([data-processed])")];
+    if (!near) return nodes.length && enqueue(nodes);
+    for (const node of nodes) near.observe(node);
+  };
   if (typeof document$ !== "undefined") {
     document$.subscribe(({ body }) => start(body));
   } else {
