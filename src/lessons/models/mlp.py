@@ -6,7 +6,7 @@
     Linear(128, 64) -> BatchNorm1d(64)  -> GELU -> Dropout(0.1)
     Linear(64, 10)                                   # logits: no activation on the output
 
-The chapter (docs/phases/04-mlp.md) builds the same network by hand first; this class is what later
+The chapter (docs/phases/04-mlp/mlp.md) builds the same network by hand first; this class is what later
 chapters import.
 """
 
