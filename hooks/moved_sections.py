@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
-from render_data import DOCS, load  # noqa: E402
+from render_data import DOCS, load, page_url  # noqa: E402
 
 HEADING_ID = re.compile(r"^#{2,6} .*\{#([\w-]+)\}[ \t]*$", re.M)
 SCRIPT = (
@@ -27,12 +27,6 @@ SCRIPT = (
     "if(id&&moved[id]&&!document.getElementById(id))location.replace(moved[id]+location.hash);"
     "}})();</script>"
 )
-
-
-def page_url(src: str) -> str:
-    """The directory URL of a docs-relative page: ``phases/05-cnn/index.md`` -> ``phases/05-cnn/``."""
-    path = src.removesuffix(".md")
-    return path.removesuffix("index") if path.endswith("/index") else path + "/"
 
 
 def explicit_ids(file: Path) -> list[str]:
@@ -68,8 +62,19 @@ def _front_page(src: str) -> str:
     return src.removesuffix(".en.md") + ".md" if src.endswith(".en.md") else src
 
 
+_moved: dict[str, dict[str, str]] | None = None  # moved_sections() of this build, computed at its first page
+
+
+def on_pre_build(config) -> None:
+    global _moved
+    _moved = None  # `mkdocs serve` rebuilds after an edit: read the pages again
+
+
 def on_post_page(output: str, page, config) -> str:
-    moved = moved_sections().get(_front_page(page.file.src_uri))
+    global _moved
+    if _moved is None:
+        _moved = moved_sections()
+    moved = _moved.get(_front_page(page.file.src_uri))
     if not moved:
         return output
     script = SCRIPT.format(moved=json.dumps(moved, sort_keys=True, separators=(",", ":")))

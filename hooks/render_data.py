@@ -216,6 +216,13 @@ def lang_of(path: str) -> str:
     return "en" if path.endswith(".en.md") else "zh"
 
 
+def page_url(path: str) -> str:
+    """The directory URL of a docs-relative page, an anchor dropped: ``phases/04-mlp.md`` ->
+    ``phases/04-mlp/``, ``phases/05-cnn/index.md`` -> ``phases/05-cnn/``, ``index.md`` -> ``""``."""
+    page = path.partition("#")[0].removesuffix(".md")
+    return "" if page == "index" else page.removesuffix("/index") + "/"
+
+
 def twin(path: str, lang: str) -> str:
     """The file of ``path`` (written as the Chinese ``x.md``) in ``lang``."""
     if lang == "en" and path.endswith(".md") and not path.endswith(".en.md"):
@@ -229,7 +236,7 @@ class Link:
 
     target: str  # as written in the data, relative to docs/: "phases/05-cnn/resnet.md#resnet"
     page: str  # "phases/05-cnn/index.md"
-    anchor: str  # "grad-cam" or ""
+    anchor: str  # "resnet" or ""
     label: str  # heading text, or the page title
     exists: bool  # the page exists in this language
     anchor_ok: bool  # the anchor is found (True when there is none)

@@ -195,18 +195,11 @@ def search_indexes(site_dir: Path) -> dict[str, SearchIndex]:
     }
 
 
-def page_url(link: str) -> str:
-    """The URL of a docs-relative page in its language's index: phases/04-mlp.md -> phases/04-mlp/,
-    phases/08-generative/index.md -> phases/08-generative/."""
-    path = link.split("#")[0].removesuffix(".md")
-    return "" if path == "index" else path.removesuffix("/index") + "/"
-
-
 def unwritten_pages(lang: str) -> set[str]:
     """URLs of the pages of `lang` that are only a "being written" notice (kept out of the search)."""
     suffix = ".en.md" if lang == "en" else ".md"
     return {
-        page_url(p.relative_to(rd.DOCS).as_posix().removesuffix(suffix) + ".md")
+        rd.page_url(p.relative_to(rd.DOCS).as_posix().removesuffix(suffix) + ".md")
         for p in rd.DOCS.rglob(f"*{suffix}")
         if (lang == "en") == p.name.endswith(".en.md") and rd.is_unwritten(p.read_text(encoding="utf-8"))
     }
@@ -244,7 +237,7 @@ def test_chinese_chapter_uses_the_chinese_term(term, search_indexes, tokenizer):
     han = re.compile(r"[\u4e00-\u9fff]+")
     segmented = han.sub(lambda m: "\u200b" + "\u200b".join(tokenizer.cut(m.group())) + "\u200b", term["zh"])
     words = index.split(segmented)
-    url = page_url(term["link"])
+    url = rd.page_url(term["link"])
     assert contains(index.tokens(url), words), f"{term['link']} (中文) never says {term['zh']} in its prose"
 
 
@@ -263,7 +256,7 @@ def english_pattern(term: str) -> re.Pattern[str]:
 @pytest.mark.xdist_group("site")
 @pytest.mark.parametrize("term", TAUGHT_TERMS, ids=lambda t: t["id"])
 def test_english_chapter_uses_the_english_term(term, search_indexes):
-    prose = search_indexes["en"].prose.get(page_url(term["link"]), "")
+    prose = search_indexes["en"].prose.get(rd.page_url(term["link"]), "")
     assert english_pattern(term["en"]).search(" ".join(prose.split())), (
         f"{rd.twin(term['link'].split('#')[0], 'en')} never says {term['en']!r} in its prose"
     )
