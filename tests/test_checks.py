@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lessons.checks import check_callable, check_choice, check_float, check_int, check_tensor
+from lessons.checks import check_callable, check_choice, check_float, check_int, check_sizes, check_tensor
 
 
 def test_check_int_accepts_python_and_numpy_ints() -> None:
@@ -76,3 +76,13 @@ def test_check_tensor_and_callable() -> None:
     assert check_callable("f", len) is len
     with pytest.raises(TypeError, match="f must be callable, got int"):
         check_callable("f", 3)
+
+
+def test_check_sizes():
+    assert check_sizes("channels", [16, 32]) == (16, 32)
+    with pytest.raises(ValueError, match=r"channels must name at least one level, got \(\)"):
+        check_sizes("channels", [], what="level")
+    with pytest.raises(ValueError, match=r"channels\[1\] must be an int >= 1, got 0"):
+        check_sizes("channels", (8, 0))
+    with pytest.raises(TypeError, match=r"channels\[0\] must be an int"):
+        check_sizes("channels", [2.5])

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any, TypeVar
 
 import torch
 
-__all__ = ["check_callable", "check_choice", "check_float", "check_int", "check_tensor"]
+__all__ = ["check_callable", "check_choice", "check_float", "check_int", "check_sizes", "check_tensor"]
 
 T = TypeVar("T")
 Bound = float | None  # an optional bound of check_int / check_float (an int is a float here)
@@ -154,3 +154,28 @@ def check_callable(name: str, value: T) -> T:
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {type(value).__name__}")
     return value
+
+
+def check_sizes(name: str, values: Iterable[object], *, what: str = "size") -> tuple[int, ...]:
+    """Check a non-empty sequence of positive ints, such as the channels of a network's levels.
+
+    Args:
+        name: the argument's name, for the messages.
+        values: the sizes.
+        what: what one size stands for ("block", "level"), for the message of an empty sequence.
+
+    Returns:
+        The sizes as a tuple.
+
+    Raises:
+        TypeError: a size is not an int.
+        ValueError: there is none, or a size is below 1.
+
+    Examples:
+        >>> check_sizes("channels", [16, 32])
+        (16, 32)
+    """
+    sizes = tuple(values)
+    if not sizes:
+        raise ValueError(f"{name} must name at least one {what}, got ()")
+    return tuple(check_int(f"{name}[{i}]", v, ge=1) for i, v in enumerate(sizes))

@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from lessons.checks import check_choice, check_float, check_int, check_tensor
+from lessons.checks import check_choice, check_float, check_int, check_sizes, check_tensor
 from lessons.models import make_activation
 
 __all__ = [
@@ -433,11 +433,7 @@ class SmallCNN(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        channels = tuple(channels)
-        if not channels:
-            raise ValueError("channels must name at least one block, got ()")
-        for i, c in enumerate(channels):
-            check_int(f"channels[{i}]", c, ge=1)
+        channels = check_sizes("channels", channels, what="block")
         check_int("num_classes", num_classes, ge=1)
         check_int("in_channels", in_channels, ge=1)
         check_int("image_size", image_size, ge=2 ** len(channels))

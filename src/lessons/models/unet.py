@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from lessons.checks import check_int, check_tensor
+from lessons.checks import check_int, check_sizes, check_tensor
 from lessons.models.transformer import sinusoidal_encoding
 
 __all__ = ["ResBlock", "UNet"]
@@ -83,11 +83,7 @@ class UNet(nn.Module):
         emb_dim: int = 64,
     ) -> None:
         super().__init__()
-        channels = tuple(channels)
-        if not channels:
-            raise ValueError("channels must name at least one level, got ()")
-        for i, c in enumerate(channels):
-            check_int(f"channels[{i}]", c, ge=1)
+        channels = check_sizes("channels", channels, what="level")
         self.in_channels = check_int("in_channels", in_channels, ge=1)
         self.num_steps = check_int("num_steps", num_steps, ge=1)
         self.num_classes = check_int("num_classes", num_classes, ge=0)
