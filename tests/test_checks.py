@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from lessons.checks import check_callable, check_choice, check_float, check_int, check_sizes, check_tensor
+from lessons.checks import (
+    check_callable,
+    check_choice,
+    check_float,
+    check_int,
+    check_sizes,
+    check_tensor,
+    check_token_ids,
+)
 
 
 def test_check_int_accepts_python_and_numpy_ints() -> None:
@@ -86,3 +94,19 @@ def test_check_sizes():
         check_sizes("channels", (8, 0))
     with pytest.raises(TypeError, match=r"channels\[0\] must be an int"):
         check_sizes("channels", [2.5])
+
+
+def test_check_token_ids():
+    ids = torch.tensor([[0, 4, 9]])
+    assert check_token_ids("idx", ids, 10, ndim=2) is ids
+    assert check_token_ids("idx", torch.zeros(0, dtype=torch.long), 1).numel() == 0  # empty: nothing to range
+    with pytest.raises(TypeError, match="idx must be a tensor of token ids, got list"):
+        check_token_ids("idx", [[0, 4]], 10)
+    with pytest.raises(TypeError, match="idx must hold token ids as torch.long, got torch.int32"):
+        check_token_ids("idx", ids.int(), 10)
+    with pytest.raises(ValueError, match=r"idx must have 2 dimensions \(batch, length\), got shape \(3,\)"):
+        check_token_ids("idx", ids[0], 10, ndim=2)
+    with pytest.raises(ValueError, match=r"idx must hold ids in \[0, 9\), got \[0, 9\]"):
+        check_token_ids("idx", ids, 9)
+    with pytest.raises(ValueError, match=r"got \[-1, 4\]"):
+        check_token_ids("idx", torch.tensor([-1, 4]), 10)

@@ -54,11 +54,11 @@ def test_mask_tokens_is_reproducible_with_a_generator() -> None:
 
 def test_mask_tokens_errors() -> None:
     ids = _ids(4)
-    with pytest.raises(TypeError, match="ids must be a torch.Tensor"):
+    with pytest.raises(TypeError, match="ids must be a tensor of token ids"):
         mask_tokens(ids.tolist(), 50, MASK, SPECIAL)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="ids must hold integer ids"):
+    with pytest.raises(TypeError, match="ids must hold token ids as torch.long"):
         mask_tokens(ids.float(), 50, MASK, SPECIAL)
-    with pytest.raises(ValueError, match=r"ids must be in \[0, 40\)"):
+    with pytest.raises(ValueError, match=r"ids must hold ids in \[0, 40\)"):
         mask_tokens(ids, 40, MASK, SPECIAL)
     with pytest.raises(ValueError, match=r"mask_id must be an int in \[0, 50\)"):
         mask_tokens(ids, 50, 50, SPECIAL)
@@ -145,13 +145,13 @@ def test_bert_errors(hf_bert: BertModel) -> None:
         bert(ids, [[1] * 5] * 2)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"input_ids has length 25, longer than the context max_len=24"):
         bert(torch.ones(1, 25, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"input_ids must be in \[0, 99\)"):
+    with pytest.raises(ValueError, match=r"input_ids must hold ids in \[0, 99\)"):
         bert(torch.full((1, 3), 99))
     with pytest.raises(ValueError, match=r"input_ids must have shape \(batch, length\)"):
         bert(torch.ones(5, dtype=torch.long))
     with pytest.raises(ValueError, match="token_type_ids must have the shape"):
         bert(ids, token_type_ids=torch.zeros(2, 4, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"token_type_ids must be in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"token_type_ids must hold ids in \[0, 2\)"):
         bert(ids, token_type_ids=torch.full((2, 5), 2))
     with pytest.raises(ValueError, match="hidden must have shape"):
         bert.pool(torch.zeros(2, 5, 8))

@@ -129,7 +129,7 @@ def test_char_rnn_errors() -> None:
     with pytest.raises(TypeError, match="num_layers must be an int"):
         CharRNN(5, num_layers="2")  # type: ignore[arg-type]
     model = CharRNN(5, embed_dim=4, hidden_size=4)
-    with pytest.raises(ValueError, match="token ids"):
+    with pytest.raises(TypeError, match="x must hold token ids as torch.long"):
         model(torch.randn(2, 3))
     with pytest.raises(ValueError, match=r"in \[0, 5\)"):
         model(torch.tensor([[0, 5]]))

@@ -92,9 +92,9 @@ def test_encoder_ignores_padding() -> None:
     assert torch.allclose(s1[:, 5:], m1[:, 0, 5:], atol=1e-6)
     with pytest.raises(ValueError, match="at least one non-padding"):
         enc(torch.tensor([[0, 0]]))
-    with pytest.raises(ValueError, match="src must be"):
+    with pytest.raises(TypeError, match="src must hold token ids as torch.long"):
         enc(torch.randn(1, 3))
-    with pytest.raises(ValueError, match=r"src ids must be in \[0, 10\)"):
+    with pytest.raises(ValueError, match=r"src must hold ids in \[0, 10\)"):
         enc(torch.tensor([[11]]))
 
 
@@ -144,7 +144,7 @@ def test_seq2seq_errors() -> None:
     src = torch.tensor([[2, 3]])
     with pytest.raises(ValueError, match="teacher_forcing"):
         model(src, src, teacher_forcing=1.5)
-    with pytest.raises(ValueError, match="tgt ids"):
+    with pytest.raises(ValueError, match=r"tgt must hold ids in"):
         model(src, torch.tensor([[7]]))
     with pytest.raises(ValueError, match="max_len"):
         model.greedy_decode(src, 0)

@@ -198,9 +198,9 @@ def test_transformer_errors() -> None:
         model(torch.ones(1, 6, dtype=torch.long), ok)
     with pytest.raises(ValueError, match="tgt has length 6, longer than the context max_len=5"):
         model(ok, torch.ones(1, 6, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"tgt ids must be in \[0, 10\)"):
+    with pytest.raises(ValueError, match=r"tgt must hold ids in \[0, 10\)"):
         model(ok, torch.tensor([[12]]))
-    with pytest.raises(ValueError, match="src must be a"):
+    with pytest.raises(TypeError, match="src must hold token ids as torch.long"):
         model(torch.randn(1, 3), ok)
     with pytest.raises(ValueError, match="at least one non-padding"):
         model(torch.zeros(1, 3, dtype=torch.long), ok)

@@ -22,7 +22,15 @@ from typing import Any, TypeVar
 
 import torch
 
-__all__ = ["check_callable", "check_choice", "check_float", "check_int", "check_sizes", "check_tensor"]
+__all__ = [
+    "check_callable",
+    "check_choice",
+    "check_float",
+    "check_int",
+    "check_sizes",
+    "check_tensor",
+    "check_token_ids",
+]
 
 T = TypeVar("T")
 Bound = float | None  # an optional bound of check_int / check_float (an int is a float here)
@@ -139,6 +147,46 @@ def check_tensor(name: str, value: object) -> torch.Tensor:
     """
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
+def check_token_ids(name: str, value: object, vocab_size: int, *, ndim: int | None = None) -> torch.Tensor:
+    """Check a tensor of token ids: ``torch.long``, every id in ``[0, vocab_size)``.
+
+    An embedding layer would fail on such input too, but deep inside, with an index error that names
+    neither the argument nor the vocabulary.
+
+    Args:
+        name: the argument's name, for the messages.
+        value: what the caller passed.
+        vocab_size: the number of ids; the largest allowed id is ``vocab_size - 1``.
+        ndim: the number of dimensions required (``2`` for ``(batch, length)``), or ``None`` for any.
+
+    Returns:
+        `value` unchanged.
+
+    Raises:
+        TypeError: it is not a tensor, or not ``torch.long``.
+        ValueError: it has the wrong number of dimensions, or an id outside ``[0, vocab_size)``.
+
+    Examples:
+        >>> check_token_ids("idx", torch.tensor([[3, 0, 9]]), 10, ndim=2).shape
+        torch.Size([1, 3])
+        >>> check_token_ids("idx", torch.tensor([4, 10]), 10)
+        Traceback (most recent call last):
+        ...
+        ValueError: idx must hold ids in [0, 10), got [4, 10]
+    """
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of token ids, got {type(value).__name__}")
+    if value.dtype != torch.long:
+        raise TypeError(f"{name} must hold token ids as torch.long, got {value.dtype}")
+    if ndim is not None and value.dim() != ndim:
+        shape = " (batch, length)" if ndim == 2 else ""
+        raise ValueError(f"{name} must have {ndim} dimensions{shape}, got shape {tuple(value.shape)}")
+    low, high = (int(value.min()), int(value.max())) if value.numel() else (0, 0)
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"{name} must hold ids in [0, {vocab_size}), got [{low}, {high}]")
     return value
 
 

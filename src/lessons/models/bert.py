@@ -27,23 +27,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from lessons.checks import check_float, check_int
+from lessons.checks import check_float, check_int, check_token_ids
 from lessons.models.transformer import EncoderLayer
 
 __all__ = ["Bert", "mask_tokens"]
 
 #: The label of a position the MLM loss ignores (``F.cross_entropy``'s default ``ignore_index``).
 IGNORE_INDEX = -100
-
-
-def _check_ids(name: str, ids: object, vocab_size: int) -> torch.Tensor:
-    if not isinstance(ids, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(ids).__name__}")
-    if ids.dtype not in (torch.int64, torch.int32):
-        raise TypeError(f"{name} must hold integer ids (torch.long), got {ids.dtype}")
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-        raise ValueError(f"{name} must be in [0, {vocab_size}), got [{int(ids.min())}, {int(ids.max())}]")
-    return ids
 
 
 def mask_tokens(
@@ -78,7 +68,7 @@ def mask_tokens(
         ValueError: an id is outside ``[0, vocab_size)`` or `p` outside ``(0, 1)``.
     """
     vocab_size = check_int("vocab_size", vocab_size, ge=2)
-    ids = _check_ids("ids", ids, vocab_size)
+    ids = check_token_ids("ids", ids, vocab_size)
     mask_id = check_int("mask_id", mask_id, ge=0, lt=vocab_size)
     if isinstance(special_ids, str | bytes) or not isinstance(special_ids, Sequence | set | frozenset):
         raise TypeError(f"special_ids must be a sequence of ints, got {type(special_ids).__name__}")
@@ -191,7 +181,7 @@ class Bert(nn.Module):
     def embed(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         """``input_ids (B, L), token_type_ids (B, L) | None -> (B, L, d_model)``: the sum of the three
         embeddings, normalised (and dropped out in training). Segment 0 when `token_type_ids` is None."""
-        _check_ids("input_ids", input_ids, self.vocab_size)
+        check_token_ids("input_ids", input_ids, self.vocab_size)
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must have shape (batch, length), got {tuple(input_ids.shape)}")
         L = input_ids.shape[1]
@@ -202,7 +192,7 @@ class Bert(nn.Module):
             )
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
-        _check_ids("token_type_ids", token_type_ids, self.type_vocab_size)
+        check_token_ids("token_type_ids", token_type_ids, self.type_vocab_size)
         if token_type_ids.shape != input_ids.shape:
             raise ValueError(
                 f"token_type_ids must have the shape of input_ids {tuple(input_ids.shape)}, "

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lessons.checks import check_choice, check_float, check_int, check_tensor
+from lessons.checks import check_choice, check_float, check_int, check_tensor, check_token_ids
 from lessons.models.transformer import scaled_dot_product_attention
 
 __all__ = [
@@ -338,20 +338,15 @@ class GPT(nn.Module):
             nn.init.zeros_(module.bias)
 
     def _check_idx(self, idx: object, past: int = 0) -> torch.Tensor:
-        if not isinstance(idx, torch.Tensor):
-            raise TypeError(f"idx must be a tensor of token ids, got {type(idx).__name__}")
-        if idx.dtype != torch.long:
-            raise TypeError(f"idx must hold token ids as torch.long, got {idx.dtype}")
+        idx = check_token_ids("idx", idx, self.config.vocab_size)
         if idx.dim() != 2 or idx.shape[1] == 0:
             raise ValueError(f"idx must have shape (batch, length) with length >= 1, got {tuple(idx.shape)}")
-        T, V = idx.shape[1], self.config.vocab_size
+        T = idx.shape[1]
         if past + T > self.config.block_size:
             where = f" after {past} cached positions" if past else ""
             raise ValueError(
                 f"idx has length {T}{where}, longer than the context block_size={self.config.block_size}"
             )
-        if int(idx.min()) < 0 or int(idx.max()) >= V:
-            raise ValueError(f"idx must hold ids in [0, {V}), got [{int(idx.min())}, {int(idx.max())}]")
         return idx
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:

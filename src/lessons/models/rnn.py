@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lessons.checks import check_choice, check_float, check_int
+from lessons.checks import check_choice, check_float, check_int, check_token_ids
 
 __all__ = [
     "CharRNN",
@@ -290,14 +290,7 @@ class CharRNN(nn.Module):
 
     def forward_state(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """Logits ``(B, T, V)`` for ids ``x`` ``(B, T)``, starting from `state`, and the final state."""
-        if x.dim() != 2 or x.dtype != torch.long:
-            raise ValueError(
-                f"x must be a (batch, time) tensor of token ids (long), got {x.dtype} {tuple(x.shape)}"
-            )
-        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.vocab_size):
-            raise ValueError(
-                f"token ids must be in [0, {self.vocab_size}), got [{int(x.min())}, {int(x.max())}]"
-            )
+        check_token_ids("x", x, self.vocab_size, ndim=2)
         out, state = self.rnn(self.embed(x), state)
         return self.head(self.drop(out)), state
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lessons.checks import check_callable, check_float, check_int
+from lessons.checks import check_callable, check_float, check_int, check_token_ids
 
 __all__ = [
     "AdditiveAttention",
@@ -174,7 +174,7 @@ class Encoder(nn.Module):
     def forward(
         self, src: torch.Tensor, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_ids("src", src, self.vocab_size)
+        check_token_ids("src", src, self.vocab_size, ndim=2)
         mask = src != self.pad_id if mask is None else mask
         lengths = mask.sum(dim=1)
         if bool((lengths == 0).any()):
@@ -186,15 +186,6 @@ class Encoder(nn.Module):
         memory, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
         summary = torch.cat(list(h_n), dim=-1)  # (directions, B, H) -> (B, directions*H)
         return memory, summary
-
-
-def _check_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:
-    if ids.dim() != 2 or ids.dtype != torch.long:
-        raise ValueError(
-            f"{name} must be a (batch, time) tensor of ids (long), got {ids.dtype} {tuple(ids.shape)}"
-        )
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-        raise ValueError(f"{name} ids must be in [0, {vocab_size}), got [{int(ids.min())}, {int(ids.max())}]")
 
 
 class Decoder(nn.Module):
@@ -309,7 +300,7 @@ class Seq2Seq(nn.Module):
         reads its own greedy guess with probability ``1 - teacher_forcing`` (drawn per step from torch's
         global RNG).
         """
-        _check_ids("tgt", tgt, self.decoder.vocab_size)
+        check_token_ids("tgt", tgt, self.decoder.vocab_size, ndim=2)
         if not 0.0 <= teacher_forcing <= 1.0:
             raise ValueError(f"teacher_forcing must be in [0, 1], got {teacher_forcing}")
         memory, mask, s = self._start(src)

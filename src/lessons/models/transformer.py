@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lessons.checks import check_choice, check_float, check_int
+from lessons.checks import check_choice, check_float, check_int, check_token_ids
 
 __all__ = [
     "DecoderLayer",
@@ -491,16 +491,11 @@ class Transformer(nn.Module):
             self.generator.weight = self.tgt_embed.weight
 
     def _ids(self, name: str, ids: torch.Tensor, vocab: int) -> None:
-        if ids.dim() != 2 or ids.dtype != torch.long:
-            raise ValueError(
-                f"{name} must be a (batch, length) tensor of ids (long), got {ids.dtype} {tuple(ids.shape)}"
-            )
+        check_token_ids(name, ids, vocab, ndim=2)
         if ids.shape[1] > self.max_len:
             raise ValueError(
                 f"{name} has length {ids.shape[1]}, longer than the context max_len={self.max_len}"
             )
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
-            raise ValueError(f"{name} ids must be in [0, {vocab}), got [{int(ids.min())}, {int(ids.max())}]")
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``src (B, S) -> (memory (B, S, d_model), src_mask (B, 1, S) bool)``."""
