@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from lessons.checks import check_float, check_int
+
 __all__ = ["free_port", "make_data", "make_model", "train_ddp", "train_single"]
 
 N_SAMPLES = 16
@@ -50,17 +52,16 @@ def make_model(seed: int = 0) -> nn.Linear:
 
 
 def _check(world_size: int, steps: int, timeout: float) -> None:
-    if not isinstance(world_size, int) or world_size < 1 or N_SAMPLES % world_size:
+    check_int("world_size", world_size, ge=1)
+    if N_SAMPLES % world_size:
         raise ValueError(f"world_size must be a positive divisor of {N_SAMPLES}, got {world_size!r}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    if not timeout > 0:
-        raise ValueError(f"timeout must be positive, got {timeout!r}")
+    check_int("steps", steps, ge=1)
+    check_float("timeout", timeout, gt=0)
 
 
 def train_single(steps: int = 5, seed: int = 0) -> dict[str, torch.Tensor]:
     """Train the model in this process with SGD on the full batch; return its state dict."""
-    _check(1, steps, 1.0)
+    check_int("steps", steps, ge=1)
     X, y = make_data(seed)
     model = make_model(seed)
     opt = torch.optim.SGD(model.parameters(), lr=LR)
