@@ -334,15 +334,18 @@ def match_detections(det_boxes: torch.Tensor, gt_boxes: torch.Tensor, iou_thresh
 
 
 def _match(iou: torch.Tensor, iou_threshold: float) -> torch.Tensor:
-    """`match_detections` on a ``(D, G)`` IoU matrix."""
-    matched = torch.full((iou.shape[0],), -1, dtype=torch.long)
-    free = torch.ones(iou.shape[1], dtype=torch.bool)
-    for d in range(iou.shape[0]):
-        candidates = torch.where(free & (iou[d] >= iou_threshold), iou[d], -1.0)
-        if len(candidates) and candidates.max() >= 0:
-            g = int(candidates.argmax())
-            matched[d], free[g] = g, False
-    return matched
+    """`match_detections` on a ``(D, G)`` IoU matrix (plain Python: a few boxes per image and class)."""
+    free = [True] * iou.shape[1]
+    matched = []
+    for row in iou.tolist():
+        best, g_best = iou_threshold, -1
+        for g, value in enumerate(row):
+            if free[g] and value >= best:  # ties go to the later box, as in COCOeval
+                best, g_best = value, g
+        if g_best >= 0:
+            free[g_best] = False
+        matched.append(g_best)
+    return torch.tensor(matched, dtype=torch.long)
 
 
 def precision_recall(
