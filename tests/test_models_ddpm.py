@@ -7,7 +7,15 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 
-from lessons.models.ddpm import DiffusionSchedule, diffusion_loss, guided_noise, make_betas, sample
+from lessons.models.ddpm import (
+    DiffusionSchedule,
+    diffusion_loss,
+    guided_noise,
+    make_betas,
+    resize_digits,
+    sample,
+    trained_ddpm,
+)
 from lessons.models.unet import UNet
 
 HF_KIND = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
@@ -149,3 +157,33 @@ def test_bad_input_is_named() -> None:
         sample("net", s, (2, 1, 4, 4))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="p_uncond"):
         diffusion_loss(toy_model, s, x, p_uncond=1.5)
+
+
+def test_resize_digits_round_trip_and_errors() -> None:
+    x = torch.rand(3, 1, 28, 28, generator=gen(0))
+    small = resize_digits(x, 16)
+    assert small.shape == (3, 1, 16, 16) and small.min() >= 0 and small.max() <= 1
+    assert torch.allclose(small.mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=0.02)  # antialiased
+    big = resize_digits(small * 3 - 1, 28)  # a sample's range, [-1, 2]: clamped
+    assert big.shape == (3, 1, 28, 28) and big.min() == 0 and big.max() == 1
+    with pytest.raises(ValueError, match="images"):
+        resize_digits(torch.zeros(28, 28), 16)
+    with pytest.raises(ValueError, match="size"):
+        resize_digits(x, 0)
+    with pytest.raises(TypeError, match="images"):
+        resize_digits(x.numpy(), 16)
+
+
+def test_trained_ddpm_is_cached_reproducible_and_checked() -> None:
+    a, b = trained_ddpm(steps=3), trained_ddpm(steps=3)
+    assert a.model is not b.model and not a.model.training
+    assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True))
+    assert len(a.history) == 3 and a.history == b.history and 0.1 < a.history[0] < 3
+    assert a.schedule.num_steps == a.model.num_steps == 100
+    x = sample(a.model, a.schedule, (2, 1, 16, 16), labels=torch.tensor([3, 7]), guidance=3.0, steps=5)
+    assert x.shape == (2, 1, 16, 16)
+    assert trained_ddpm(steps=3, seed=1).history != a.history
+    with pytest.raises(ValueError, match="steps"):
+        trained_ddpm(steps=0)
+    with pytest.raises(TypeError, match="seed"):
+        trained_ddpm(seed=1.5)
