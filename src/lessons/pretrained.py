@@ -17,8 +17,12 @@ import importlib.metadata
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
 
 __all__ = ["SMOLLM2_GGUF", "smollm2_gguf", "smollm2_folder", "load_smollm2"]
 
@@ -87,7 +91,7 @@ def smollm2_folder() -> Path:
     return folder
 
 
-def load_smollm2(*, dtype: torch.dtype = torch.float32):
+def load_smollm2(*, dtype: torch.dtype = torch.float32) -> tuple[LlamaForCausalLM, PreTrainedTokenizerBase]:
     """SmolLM2-135M-Instruct and its tokenizer, in eval mode, from the cache that `smollm2_folder` builds.
 
     Args:
@@ -95,8 +99,8 @@ def load_smollm2(*, dtype: torch.dtype = torch.float32):
 
     Returns:
         ``(model, tokenizer)``: a `transformers.LlamaForCausalLM` (134.5M parameters, 30 layers, width 576,
-        9 query heads sharing 3 key/value heads, tied embeddings) and its 49,152-token tokenizer with the
-        chat template.
+            9 query heads sharing 3 key/value heads, tied embeddings) and its 49,152-token tokenizer with
+            the chat template.
 
     Raises:
         ValueError: `dtype` is not float32 or bfloat16.
