@@ -57,3 +57,16 @@ def test_course_llama_equals_smollm2():
     idx = tokenizer("Deep learning is", return_tensors="pt")["input_ids"]
     with torch.no_grad():
         torch.testing.assert_close(ours(idx), model(idx).logits, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_smollm2_tokenizer_alone_is_cached(monkeypatch, tmp_path):
+    monkeypatch.setenv("LESSONS_CACHE", str(tmp_path))
+    tokenizer = pretrained.load_smollm2_tokenizer()  # from the GGUF file's metadata, then saved
+    assert (tmp_path / pretrained._SMOLLM2_TOKENIZER_CACHE / ".complete").exists()
+    assert not (tmp_path / pretrained._SMOLLM2_CACHE).exists()  # the model was not de-quantised
+    assert len(tokenizer) == 49_152 and tokenizer.chat_template
+    again = pretrained.load_smollm2_tokenizer()  # read back from the cache
+    text = "Deep learning 深度学习"
+    ids = tokenizer(text)["input_ids"]
+    assert again(text)["input_ids"] == ids and tokenizer.decode(ids) == text
