@@ -453,7 +453,7 @@ def _train_ddpm(steps: int, seed: int) -> tuple[dict[str, Tensor], tuple[float, 
     return {k: v.detach().clone() for k, v in ema.state_dict().items()}, tuple(losses)
 
 
-def trained_ddpm(*, steps: int = 350, seed: int = 0) -> TrainedDDPM:
+def trained_ddpm(*, steps: int = 300, seed: int = 0) -> TrainedDDPM:
     """A class-conditional `UNet` trained as a DDPM on 4,000 MNIST digits shrunk to 16×16.
 
     The 4,000 training digits of ``load_mnist(test_size=1000, seed=0)`` (the split of
@@ -462,7 +462,7 @@ def trained_ddpm(*, steps: int = 350, seed: int = 0) -> TrainedDDPM:
     parameters) with a cosine `DiffusionSchedule` of ``T = 100`` steps; `diffusion_loss` with label dropout
     ``p_uncond=0.1`` (the null label 10), batches of 64, AdamW with ``lr=5e-3``; the returned weights are an
     exponential moving average (decay 0.98) of the trained ones. Trained once per process for each
-    argument combination (about 350 steps in 20 s of CPU) and cached; later calls return a fresh copy.
+    argument combination (the default 300 steps take about 20 s of CPU) and cached; later calls return a fresh copy.
 
     Args:
         steps: optimiser steps.
