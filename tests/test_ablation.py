@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -71,6 +72,33 @@ def test_warmup_and_cosine_follow_the_formula() -> None:
         sched.step()
     assert lrs[:4] == pytest.approx([0.1 / 3, 0.2 / 3, 0.1, 0.1])  # linear warm-up, then the peak
     assert lrs[-1] < 0.01 and lrs == sorted(lrs[:3]) + sorted(lrs[3:], reverse=True)
+    # the torch schedulers of the optimizers page (9.3), equal to its formula
+    assert isinstance(sched, torch.optim.lr_scheduler.SequentialLR)
+    formula = [
+        0.1 * (t + 1) / 3 if t < 3 else 0.05 * (1 + math.cos(math.pi * (t - 3) / 9)) for t in range(12)
+    ]
+    assert lrs == pytest.approx(formula, rel=1e-12)
+
+
+@pytest.mark.parametrize(("schedule", "warmup"), [("constant", 0.0), ("constant", 0.25), ("cosine", 0.0)])
+def test_the_other_schedules_follow_the_formula(schedule: str, warmup: float) -> None:
+    from lessons.ablation import _scheduler
+
+    opt = torch.optim.SGD(linear().parameters(), lr=0.1)
+    sched = _scheduler(opt, Recipe(schedule=schedule, warmup=warmup), 12)
+    lrs = []
+    for _ in range(12):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    warm = round(warmup * 12)
+    after = (
+        [1.0] * 12
+        if schedule == "constant"
+        else [0.5 * (1 + math.cos(math.pi * t / (12 - warm))) for t in range(12)]
+    )
+    formula = [0.1 * ((t + 1) / warm if t < warm else after[t - warm]) for t in range(12)]
+    assert lrs == pytest.approx(formula, rel=1e-12)
 
 
 @pytest.mark.parametrize(

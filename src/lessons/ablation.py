@@ -108,19 +108,21 @@ def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
 def _scheduler(
     opt: torch.optim.Optimizer, recipe: Recipe, total: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
+    """The schedule of phase 9's optimizers page (section 9.3), stepped after each optimizer step: a linear
+    warm-up over ``round(warmup * total)`` steps (``LinearLR``, reaching the peak on the last one), then a
+    constant or cosine-annealed (``CosineAnnealingLR``, to 0) learning rate, joined by ``SequentialLR``."""
+    sched = torch.optim.lr_scheduler
     if recipe.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total)
+        return sched.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total)
     warm = round(recipe.warmup * total)
-
-    def factor(step: int) -> float:  # multiplies the base lr before optimizer step `step + 1`
-        if step < warm:
-            return (step + 1) / warm
-        if recipe.schedule == "constant":
-            return 1.0
-        t = (step - warm) / max(1, total - warm)
-        return 0.5 * (1 + math.cos(math.pi * t))
-
-    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    if recipe.schedule == "cosine":
+        after: torch.optim.lr_scheduler.LRScheduler = sched.CosineAnnealingLR(opt, T_max=max(1, total - warm))
+    else:
+        after = sched.ConstantLR(opt, factor=1.0, total_iters=0)
+    if warm == 0:
+        return after
+    ramp = sched.LinearLR(opt, start_factor=1 / warm, total_iters=warm - 1)
+    return sched.SequentialLR(opt, [ramp, after], milestones=[warm])
 
 
 def train_recipe(
