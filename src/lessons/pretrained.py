@@ -17,15 +17,13 @@ its sentence embeddings (mean pooling over real tokens, unit length, as sentence
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import functools
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -462,7 +462,8 @@ def trained_ddpm(*, steps: int = 300, seed: int = 0) -> TrainedDDPM:
     parameters) with a cosine `DiffusionSchedule` of ``T = 100`` steps; `diffusion_loss` with label dropout
     ``p_uncond=0.1`` (the null label 10), batches of 64, AdamW with ``lr=5e-3``; the returned weights are an
     exponential moving average (decay 0.98) of the trained ones. Trained once per process for each
-    argument combination (the default 300 steps take about 20 s of CPU) and cached; later calls return a fresh copy.
+    argument combination (the default 300 steps take about 20 s of CPU) and cached; later calls return a
+    fresh copy.
 
     Args:
         steps: optimiser steps.
