@@ -183,7 +183,9 @@ def load_minilm() -> tuple[BertModel, PreTrainedTokenizerBase]:
     from transformers import AutoModel, AutoTokenizer
 
     path = get_model_path()
-    return AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+    with contextlib.redirect_stderr(io.StringIO()):  # the "Loading weights" progress bar
+        encoder = AutoModel.from_pretrained(path).eval()
+    return encoder, AutoTokenizer.from_pretrained(path)
 
 
 def embed_sentences(texts: Sequence[str], *, max_length: int = 64, batch_size: int = 64) -> torch.Tensor:
