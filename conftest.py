@@ -60,6 +60,9 @@ os.environ.update(
 # Several workers with several torch threads each share the cores: OpenMP threads that sleep instead of
 # spinning while they wait make such a run (LESSONS_TORCH_THREADS=2 under -n auto) about 3x faster here.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# transformers imports deepspeed when it is installed, and deepspeed's first import prints a warning to stdout
+# ("Setting accelerator to CPU") unless told the accelerator: it would land in whichever block imported first.
+os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
 import matplotlib  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
