@@ -11,8 +11,8 @@ Bad requests are refused before the model runs: malformed JSON, a missing or emp
 the limit, and a token count outside ``[1, max_new_tokens]`` each get a 422 that names the field. An error
 inside the model gets a 500 with a short message, and the server goes on serving.
 
-`chat_generator` turns SmolLM2-Instruct (or any chat model of `transformers`) into such a generator: it
-applies the chat template and decodes greedily, one token at a time, with a key-value cache.
+`chat_generator` turns SmolLM2-Instruct (or any chat model of `transformers`) into such a generator with
+`lessons.chat.stream_reply`: the chat template, then greedy decoding, one token at a time, with a KV cache.
 `serve_in_thread` runs an app with uvicorn on a free loopback port, so a page or a test can talk to it over
 real HTTP. This module does not use ``from __future__ import annotations``: FastAPI reads the annotations
 of the request model defined inside `create_app` at run time.
@@ -32,6 +32,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 
+from lessons.chat import stream_reply
 from lessons.checks import check_callable, check_int
 
 __all__ = ["Generator", "create_app", "sse_events", "read_sse", "chat_generator", "serve_in_thread"]
@@ -159,13 +160,7 @@ def create_app(generate: Generator, *, max_prompt_chars: int = 2000, max_new_tok
 
 
 def chat_generator(model: torch.nn.Module, tokenizer: Any, *, system: str | None = None) -> Generator:
-    """A `Generator` that answers each prompt as one user turn of a chat model, greedily, token by token.
-
-    The prompt goes through the tokenizer's chat template (after `system`, if given). Each step feeds only
-    the newest token and the key-value cache, so a token costs the same at the end of the answer as at the
-    start. Pieces are the new text that each token adds to the decoded answer (a token that ends inside a
-    multi-byte character adds nothing until the character is complete), so the pieces join to exactly
-    ``tokenizer.decode(answer_ids, skip_special_tokens=True)``. The answer stops at the end-of-turn token.
+    """A `Generator` that answers each prompt as one user turn of a chat model (`lessons.chat.stream_reply`).
 
     Args:
         model: a `transformers` causal LM in eval mode (e.g. SmolLM2 from `lessons.pretrained.load_smollm2`).
@@ -173,33 +168,15 @@ def chat_generator(model: torch.nn.Module, tokenizer: Any, *, system: str | None
         system: an optional system message put before every prompt.
 
     Returns:
-        ``generate(prompt, max_new_tokens)``, yielding strings.
+        ``generate(prompt, max_new_tokens)``, yielding the text that each new token adds (greedy decoding
+        with a key-value cache, stopping at the end-of-turn token).
     """
-    from transformers import DynamicCache
-
-    stop = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")}
 
     def generate(prompt: str, max_new_tokens: int) -> Iterator[str]:
-        messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": prompt}
-        ]
-        ids = tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        messages = [{"role": "system", "content": system}] if system else []
+        return stream_reply(
+            model, tokenizer, [*messages, {"role": "user", "content": prompt}], max_new_tokens
         )
-        step = ids["input_ids"]
-        cache, answer, shown = DynamicCache(), [], ""
-        with torch.inference_mode():
-            for _ in range(max_new_tokens):
-                logits = model(input_ids=step, cache=cache, use_cache=True).logits
-                token = int(logits[0, -1].argmax())
-                if token in stop:
-                    return
-                answer.append(token)
-                text = tokenizer.decode(answer, skip_special_tokens=True)
-                if not text.endswith("\ufffd"):  # wait until a split character is whole
-                    yield text[len(shown) :]
-                    shown = text
-                step = torch.tensor([[token]])
 
     return generate
 

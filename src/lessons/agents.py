@@ -1,0 +1,371 @@
+"""Tool calling, safely: tools with typed arguments, an executor that trusts nothing, a bounded agent loop.
+
+The model asks for a tool by replying with one JSON object, ``{"tool": NAME, "arguments": {...}}``, and
+gives its final answer as ``ANSWER: ...``. Everything it writes is treated as untrusted input:
+
+- `parse_reply` reads a reply without evaluating it (``json.loads``, never ``eval``);
+- `ToolExecutor` refuses an unknown tool, a tool the task did not grant, and arguments that do not match the
+  tool's schema (a pydantic model with no extra fields), each with a message the model can read and act on;
+- `safe_arithmetic` computes the calculator's expressions by walking their syntax tree, allowing numbers
+  and arithmetic only;
+- `run_agent` stops after ``max_steps`` model turns, whatever the model does.
+
+Examples:
+    >>> executor = ToolExecutor([calculator_tool()])
+    >>> executor(parse_reply('{"tool": "calculator", "arguments": {"expression": "37 * 43"}}'))
+    '1591'
+    >>> executor(ToolCall("shell", {"command": "rm -rf /"}))
+    Traceback (most recent call last):
+    ...
+    lessons.agents.ToolError: unknown tool 'shell'; the tools are: calculator
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+import operator
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lessons.checks import check_callable, check_int
+
+__all__ = [
+    "Tool",
+    "ToolCall",
+    "ToolError",
+    "Answer",
+    "parse_reply",
+    "ToolExecutor",
+    "safe_arithmetic",
+    "calculator_tool",
+    "glossary_tool",
+    "Step",
+    "AgentRun",
+    "run_agent",
+]
+
+
+class ToolError(ValueError):
+    """A refused or failed tool call; its message goes back to the model as the tool's result."""
+
+
+class _Arguments(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an argument the schema does not name is an error
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A function the model may call.
+
+    Attributes:
+        name: what the model writes in ``"tool"``.
+        description: one line for the system prompt.
+        arguments: a pydantic model of the arguments (its JSON schema is shown to the model).
+        run: called with the validated arguments as keywords; returns the result as text.
+    """
+
+    name: str
+    description: str
+    arguments: type[BaseModel]
+    run: Callable[..., str]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A request from the model: the tool's name and its (not yet validated) arguments."""
+
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The model's final answer."""
+
+    text: str
+
+
+_ANSWER = re.compile(r"ANSWER:\s*(.*)", re.DOTALL)
+
+
+def parse_reply(reply: str) -> ToolCall | Answer:
+    """Read a model reply as a tool call or a final answer, without evaluating anything in it.
+
+    A reply that contains ``ANSWER:`` is an answer (the text after it, stripped). Otherwise the first ``{``
+    to its matching ``}`` must be a JSON object with a string ``"tool"`` and an object ``"arguments"``.
+
+    Args:
+        reply: the model's text.
+
+    Returns:
+        A `ToolCall` or an `Answer`.
+
+    Raises:
+        ToolError: the reply is neither, with a message that tells the model the format.
+
+    >>> parse_reply('Sure. {"tool": "calculator", "arguments": {"expression": "2+2"}}')
+    ToolCall(name='calculator', arguments={'expression': '2+2'})
+    >>> parse_reply("ANSWER: 4")
+    Answer(text='4')
+    """
+    answer = _ANSWER.search(reply)
+    if answer:
+        return Answer(answer.group(1).strip())
+    start = reply.find("{")
+    if start < 0:
+        raise ToolError('reply with a JSON tool call {"tool": ..., "arguments": {...}} or with ANSWER: ...')
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(reply[start:])
+    except json.JSONDecodeError as error:
+        raise ToolError(f"the tool call is not valid JSON ({error.msg} at character {error.pos})") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("tool"), str):
+        raise ToolError('a tool call needs a string "tool" naming the tool')
+    arguments = obj.get("arguments", {})
+    if not isinstance(arguments, dict):
+        raise ToolError('"arguments" must be a JSON object')
+    return ToolCall(obj["tool"], arguments)
+
+
+class ToolExecutor:
+    """Runs tool calls after checking each one; refusals raise `ToolError` with a readable message.
+
+    Args:
+        tools: the tools that exist.
+        allowed: the names this task may call (default: all of `tools`). A tool that exists but is not
+            allowed is refused like any other: the model cannot widen its own permissions.
+
+    Raises:
+        ValueError: two tools share a name, or `allowed` names a tool that does not exist.
+    """
+
+    def __init__(self, tools: Sequence[Tool], *, allowed: Collection[str] | None = None) -> None:
+        self.tools = {tool.name: tool for tool in tools}
+        if len(self.tools) != len(tools):
+            raise ValueError(f"tools must have distinct names, got {[t.name for t in tools]}")
+        self.allowed = set(self.tools) if allowed is None else set(allowed)
+        unknown = self.allowed - set(self.tools)
+        if unknown:
+            raise ValueError(f"allowed names tools that do not exist: {sorted(unknown)}")
+        self.calls: list[ToolCall] = []  # every call that ran, for audit
+
+    def describe(self) -> str:
+        """The allowed tools for a system prompt: one line each, name, description and argument schema."""
+        lines = []
+        for name in sorted(self.allowed):
+            props = self.tools[name].arguments.model_json_schema()["properties"]
+            args = ", ".join(f'"{arg}": {spec.get("type", "any")}' for arg, spec in props.items())
+            lines.append(f"- {name}: {self.tools[name].description} arguments: {{{args}}}")
+        return "\n".join(lines)
+
+    def __call__(self, call: ToolCall) -> str:
+        """Validate `call` and run it.
+
+        Returns:
+            The tool's result as text.
+
+        Raises:
+            ToolError: an unknown or forbidden tool, bad arguments, or a failure inside the tool.
+        """
+        if call.name not in self.tools:
+            raise ToolError(f"unknown tool {call.name!r}; the tools are: {', '.join(sorted(self.allowed))}")
+        if call.name not in self.allowed:
+            raise ToolError(f"tool {call.name!r} is not allowed in this task")
+        tool = self.tools[call.name]
+        try:
+            arguments = tool.arguments.model_validate(call.arguments)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in error.errors()
+            )
+            raise ToolError(f"bad arguments for {call.name}: {problems}") from None
+        self.calls.append(call)
+        try:
+            return tool.run(**arguments.model_dump())
+        except ToolError:
+            raise
+        except Exception as error:  # a bug or a bad value inside the tool: report it, keep the loop alive
+            raise ToolError(f"{call.name} failed: {type(error).__name__}: {error}") from None
+
+
+_BINARY = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
+
+
+def safe_arithmetic(expression: str, *, max_length: int = 200) -> int | float:
+    """Evaluate arithmetic on numbers, ``+ - * / // % **`` and parentheses, and nothing else.
+
+    The expression is parsed into a syntax tree and each node is checked and computed by hand: a name, a
+    call, an attribute, a string, anything that is not arithmetic on a number literal is refused. Powers are
+    bounded (exponent at most 100), so ``9**9**9`` cannot hang the server.
+
+    Args:
+        expression: e.g. ``"(17 + 8) * 12"``.
+        max_length: the longest expression accepted, in characters.
+
+    Returns:
+        The value.
+
+    Raises:
+        ToolError: anything that is not plain arithmetic, division by zero, or an exponent over 100.
+
+    >>> safe_arithmetic("(17 + 8) * 12")
+    300
+    >>> safe_arithmetic("__import__('os').system('ls')")
+    Traceback (most recent call last):
+    ...
+    lessons.agents.ToolError: only numbers, + - * / // % ** and parentheses are allowed, found Call
+    """
+    if len(expression) > max_length:
+        raise ToolError(f"the expression is over {max_length} characters")
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        raise ToolError(f"not an arithmetic expression: {expression!r}") from None
+
+    def value(node: ast.AST) -> int | float:
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left, right = value(node.left), value(node.right)
+            if isinstance(node.op, ast.Pow) and abs(right) > 100:
+                raise ToolError("exponents above 100 are not allowed")
+            try:
+                return _BINARY[type(node.op)](left, right)
+            except ZeroDivisionError:
+                raise ToolError("division by zero") from None
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            return _UNARY[type(node.op)](value(node.operand))
+        raise ToolError(
+            f"only numbers, + - * / // % ** and parentheses are allowed, found {type(node).__name__}"
+        )
+
+    return value(tree.body)
+
+
+class _Expression(_Arguments):
+    expression: str = Field(min_length=1, max_length=200)
+
+
+def calculator_tool() -> Tool:
+    """The calculator: `safe_arithmetic` on ``{"expression": str}``, the result as text (``"1591"``)."""
+
+    def run(expression: str) -> str:
+        result = safe_arithmetic(expression)
+        return str(int(result)) if float(result).is_integer() else f"{result:.6g}"
+
+    return Tool("calculator", "evaluates an arithmetic expression.", _Expression, run)
+
+
+class _Term(_Arguments):
+    term: str = Field(min_length=1, max_length=100)
+
+
+def glossary_tool(terms: Sequence[Any]) -> Tool:
+    """A lookup in the course glossary: the closest entry's terms in both languages and its definition.
+
+    Args:
+        terms: `lessons.datasets.course.GlossaryTerm` s (anything with ``zh``, ``en``, ``aliases``,
+            ``definition_en``).
+
+    Returns:
+        A tool taking ``{"term": str}``; an entry is found by an exact (case-insensitive) name or alias,
+        else by the closest English name (``difflib``), else the tool says it found nothing.
+    """
+    names: dict[str, Any] = {}
+    for t in terms:
+        for name in (t.en, t.zh, *t.aliases):
+            names.setdefault(name.lower(), t)
+
+    def run(term: str) -> str:
+        key = term.strip().lower()
+        found = names.get(key) or next(
+            iter(names[m] for m in difflib.get_close_matches(key, names, n=1)), None
+        )
+        if found is None:
+            return f"no glossary entry for {term!r}"
+        return f"{found.en} = {found.zh}: {found.definition_en}"
+
+    return Tool("glossary", "looks up a deep-learning term in the course glossary.", _Term, run)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One model turn: what it wrote, and the tool result (or refusal) that was sent back, if any."""
+
+    reply: str
+    result: str | None = None
+    refused: bool = False
+
+
+@dataclass
+class AgentRun:
+    """What happened: the answer (None if the model never gave one), every step, and why the loop stopped."""
+
+    answer: str | None
+    steps: list[Step] = field(default_factory=list)
+    stopped: str = "answer"  # or "max_steps"
+
+
+def run_agent(
+    chat: Callable[[list[dict[str, str]]], str],
+    executor: ToolExecutor,
+    question: str,
+    *,
+    system: str,
+    examples: Sequence[dict[str, str]] = (),
+    max_steps: int = 4,
+) -> AgentRun:
+    """The agent loop: ask, run the tool the model calls, send the result back, until an answer or the limit.
+
+    Tool results and refusals go back to the model as a user message ``"TOOL RESULT: ..."``, so a model
+    that made a bad call can correct it. The loop never runs more than `max_steps` model turns.
+
+    Args:
+        chat: ``chat(messages)`` returns the model's next reply to a list of ``{"role", "content"}`` messages.
+        executor: checks and runs the calls.
+        question: the user's question.
+        system: the system prompt (it should list ``executor.describe()`` and the reply format).
+        examples: messages of a worked example put between the system prompt and the question (few-shot).
+        max_steps: the most model turns.
+
+    Returns:
+        An `AgentRun`.
+
+    Raises:
+        TypeError: `chat` is not callable.
+        ValueError: `max_steps` is below 1.
+    """
+    check_callable("chat", chat)
+    check_int("max_steps", max_steps, ge=1)
+    messages = [{"role": "system", "content": system}, *examples, {"role": "user", "content": question}]
+    run = AgentRun(answer=None)
+    for _ in range(max_steps):
+        reply = chat(messages)
+        messages.append({"role": "assistant", "content": reply})
+        try:
+            parsed = parse_reply(reply)
+            if isinstance(parsed, Answer):
+                run.answer = parsed.text
+                run.steps.append(Step(reply))
+                return run
+            result, refused = executor(parsed), False
+        except ToolError as error:
+            result, refused = f"ERROR: {error}", True
+        run.steps.append(Step(reply, result, refused))
+        messages.append({"role": "user", "content": f"TOOL RESULT: {result}"})
+    run.stopped = "max_steps"
+    return run
