@@ -43,6 +43,7 @@ __all__ = [
     "dqn_loss",
     "evaluate_policy",
     "gae",
+    "greedy_policy",
     "kl_estimate",
     "linear_schedule",
     "mlp_q_network",
