@@ -77,11 +77,15 @@ def test_dqn_loss_is_huber_to_the_td_target() -> None:
     with torch.no_grad():
         target = batch["rewards"] + 0.9 * (1 - batch["dones"]) * target_net(batch["next_obs"]).max(1).values
         a_star = q_net(batch["next_obs"]).argmax(1)
-        double_target = batch["rewards"] + 0.9 * (1 - batch["dones"]) * target_net(batch["next_obs"])[range(5), a_star]
+        double_target = (
+            batch["rewards"] + 0.9 * (1 - batch["dones"]) * target_net(batch["next_obs"])[range(5), a_star]
+        )
     q = q_net(batch["obs"])[range(5), batch["actions"]]
     loss = rl.dqn_loss(q_net, target_net, batch, 0.9)
     torch.testing.assert_close(loss, F.smooth_l1_loss(q, target))
-    torch.testing.assert_close(rl.dqn_loss(q_net, target_net, batch, 0.9, double=True), F.smooth_l1_loss(q, double_target))
+    torch.testing.assert_close(
+        rl.dqn_loss(q_net, target_net, batch, 0.9, double=True), F.smooth_l1_loss(q, double_target)
+    )
     loss.backward()
     assert all(p.grad is None for p in target_net.parameters())  # no gradient into the target
     with pytest.raises(ValueError, match="missing"):
@@ -122,11 +126,15 @@ def test_evaluate_policy_random_and_constant() -> None:
 
 
 def test_train_dqn_runs_and_keeps_the_best_network() -> None:
-    result = rl.train_dqn(steps=600, learning_starts=100, batch_size=16, eval_every=200, eval_episodes=1, hidden=16)
+    result = rl.train_dqn(
+        steps=600, learning_starts=100, batch_size=16, eval_every=200, eval_episodes=1, hidden=16
+    )
     assert len(result.losses) == 500 and result.episode_returns
     assert result.eval_steps == [200, 400, 600]
     assert result.best_step == result.eval_steps[int(np.argmax(result.eval_returns))]
-    ablation = rl.train_dqn(steps=300, learning_starts=50, batch_size=16, use_target=False, use_replay=False, hidden=16)
+    ablation = rl.train_dqn(
+        steps=300, learning_starts=50, batch_size=16, use_target=False, use_replay=False, hidden=16
+    )
     assert len(ablation.losses) == 250 and ablation.best_step == 300
     with pytest.raises(ValueError, match="learning_starts"):
         rl.train_dqn(steps=10, learning_starts=4, batch_size=8)
@@ -219,8 +227,10 @@ def test_train_ppo_short_run() -> None:
 
 def test_area_resize_is_area_averaging() -> None:
     image = np.arange(16, dtype=np.float64).reshape(4, 4)
-    np.testing.assert_array_equal(rl.area_resize(image, 2, 2), [[2, 4], [10, 12]])  # 2.5, 4.5, ... rounded to even
-    tall = np.repeat(np.array([[0.0], [90.0], [180.0]]), 2, axis=1)  # 3 rows -> 2: each output covers 1.5 rows
+    # the means 2.5, 4.5, 10.5, 12.5 are rounded to even
+    np.testing.assert_array_equal(rl.area_resize(image, 2, 2), [[2, 4], [10, 12]])
+    # 3 rows -> 2: each output row covers 1.5 input rows
+    tall = np.repeat(np.array([[0.0], [90.0], [180.0]]), 2, axis=1)
     np.testing.assert_array_equal(rl.area_resize(tall, 2, 2)[:, 0], [30, 150])
     with pytest.raises(ValueError, match="2-D"):
         rl.area_resize(np.zeros((4, 4, 3)))
@@ -243,7 +253,13 @@ def test_atari_frame_stack_equals_ale_vector_env() -> None:
     env = gym.make("ALE/Pong-v5", frameskip=1, repeat_action_probability=0.0, obs_type="grayscale")
     mine = rl.AtariFrameStack(env)
     ref = ale_py.AtariVectorEnv(
-        "pong", 1, num_threads=1, noop_max=0, use_fire_reset=False, reward_clipping=False, repeat_action_probability=0.0
+        "pong",
+        1,
+        num_threads=1,
+        noop_max=0,
+        use_fire_reset=False,
+        reward_clipping=False,
+        repeat_action_probability=0.0,
     )
     obs, ref_obs = mine.reset(seed=0), ref.reset(seed=0)[0][0]
     np.testing.assert_array_equal(obs, ref_obs)

@@ -181,7 +181,11 @@ def mlp_q_network(obs_dim: int, n_actions: int, hidden: int = 128) -> nn.Sequent
     obs_dim, n_actions = check_int("obs_dim", obs_dim, ge=1), check_int("n_actions", n_actions, ge=1)
     hidden = check_int("hidden", hidden, ge=1)
     return nn.Sequential(
-        nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, n_actions)
+        nn.Linear(obs_dim, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, n_actions),
     )
 
 
@@ -214,11 +218,13 @@ class NatureDQN(nn.Module):
         specs = [(8, 4), (4, 2), (3, 1)][: len(channels)]
         layers: list[nn.Module] = []
         c_in, size = frames, 84
-        for c_out, (k, s) in zip(channels, specs):
+        for c_out, (k, s) in zip(channels, specs, strict=True):
             layers += [nn.Conv2d(c_in, c_out, k, stride=s), nn.ReLU()]
             c_in, size = c_out, (size - k) // s + 1
         self.features = nn.Sequential(*layers, nn.Flatten())
-        self.head = nn.Sequential(nn.Linear(c_in * size * size, hidden), nn.ReLU(), nn.Linear(hidden, n_actions))
+        self.head = nn.Sequential(
+            nn.Linear(c_in * size * size, hidden), nn.ReLU(), nn.Linear(hidden, n_actions)
+        )
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """(batch, frames, 84, 84) -> (batch, n_actions); pixels are scaled from [0, 255] to [0, 1] here."""
@@ -228,7 +234,7 @@ class NatureDQN(nn.Module):
 
 
 def linear_schedule(step: int, start: float, end: float, duration: int) -> float:
-    """Go linearly from `start` to `end` over `duration` steps, then stay at `end` (epsilon of epsilon-greedy).
+    """Go linearly from `start` to `end` over `duration` steps, then stay at `end` (epsilon-greedy's epsilon).
 
     Examples:
         >>> [round(linear_schedule(t, 1.0, 0.1, 10), 2) for t in (0, 5, 10, 50)]
@@ -239,9 +245,14 @@ def linear_schedule(step: int, start: float, end: float, duration: int) -> float
 
 
 def dqn_loss(
-    q_net: nn.Module, target_net: nn.Module, batch: dict[str, torch.Tensor], gamma: float, *, double: bool = False
+    q_net: nn.Module,
+    target_net: nn.Module,
+    batch: dict[str, torch.Tensor],
+    gamma: float,
+    *,
+    double: bool = False,
 ) -> torch.Tensor:
-    """The Huber (smooth L1) loss between Q(s, a) and the TD target ``r + gamma * (1 - done) * max_a' Q'(s', a')``.
+    """The Huber (smooth L1) loss of Q(s, a) against the TD target ``r + gamma (1 - done) max_a' Q'(s', a')``.
 
     Args:
         q_net: (batch, *obs) -> (batch, actions), the network being trained.
@@ -397,9 +408,15 @@ def train_dqn(
     """
     steps, batch_size = check_int("steps", steps, ge=1), check_int("batch_size", batch_size, ge=1)
     learning_starts = check_int("learning_starts", learning_starts, ge=batch_size)
-    train_every, target_update = check_int("train_every", train_every, ge=1), check_int("target_update", target_update, ge=1)
+    train_every, target_update = (
+        check_int("train_every", train_every, ge=1),
+        check_int("target_update", target_update, ge=1),
+    )
     lr, gamma = check_float("lr", lr, gt=0), check_float("gamma", gamma, ge=0, le=1)
-    eval_every, eval_episodes = check_int("eval_every", eval_every, ge=0), check_int("eval_episodes", eval_episodes, ge=1)
+    eval_every, eval_episodes = (
+        check_int("eval_every", eval_every, ge=0),
+        check_int("eval_episodes", eval_episodes, ge=1),
+    )
     env = _make_env(env, seed)
     torch.manual_seed(seed)
     obs_dim, n_actions = int(np.prod(env.observation_space.shape)), int(env.action_space.n)
@@ -451,7 +468,9 @@ def train_dqn(
 
 
 # ------------------------------------------------------------------------------------ policy gradients
-def discounted_returns(rewards: torch.Tensor, gamma: float, dones: torch.Tensor | None = None) -> torch.Tensor:
+def discounted_returns(
+    rewards: torch.Tensor, gamma: float, dones: torch.Tensor | None = None
+) -> torch.Tensor:
     """The return from each step on: ``G_t = r_t + gamma * G_{t+1}``, restarted after each done step.
 
     Args:
@@ -470,7 +489,9 @@ def discounted_returns(rewards: torch.Tensor, gamma: float, dones: torch.Tensor 
     if rewards.dim() != 1:
         raise ValueError(f"rewards must be 1-D (T,), got shape {tuple(rewards.shape)}")
     if dones is not None and dones.shape != rewards.shape:
-        raise ValueError(f"dones must have the shape of rewards {tuple(rewards.shape)}, got {tuple(dones.shape)}")
+        raise ValueError(
+            f"dones must have the shape of rewards {tuple(rewards.shape)}, got {tuple(dones.shape)}"
+        )
     out = torch.zeros_like(rewards)
     running = torch.zeros((), dtype=rewards.dtype)
     for t in reversed(range(len(rewards))):
@@ -491,7 +512,8 @@ def gae(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimation (Schulman et al. 2016) over a rollout of parallel environments.
 
-    ``delta_t = r_t + gamma * V(s_{t+1}) * (1 - done_t) - V(s_t)``, ``A_t = delta_t + gamma * lam * (1 - done_t) * A_{t+1}``.
+    ``delta_t = r_t + gamma * V(s_{t+1}) * (1 - done_t) - V(s_t)``,
+    ``A_t = delta_t + gamma * lam * (1 - done_t) * A_{t+1}``.
 
     Args:
         rewards: (T, envs) rewards.
@@ -515,7 +537,9 @@ def gae(
             f"{tuple(values.shape)}, {tuple(dones.shape)}"
         )
     if last_value.shape != rewards.shape[1:]:
-        raise ValueError(f"last_value must have shape (envs,) = {tuple(rewards.shape[1:])}, got {tuple(last_value.shape)}")
+        raise ValueError(
+            f"last_value must have shape (envs,) = {tuple(rewards.shape[1:])}, got {tuple(last_value.shape)}"
+        )
     gamma, lam = check_float("gamma", gamma, ge=0, le=1), check_float("lam", lam, ge=0, le=1)
     advantages = torch.zeros_like(rewards)
     next_adv, next_value = torch.zeros_like(last_value), last_value
@@ -563,7 +587,7 @@ def ppo_clip_loss(
 
 
 def kl_estimate(logp: torch.Tensor, logp_ref: torch.Tensor, kind: str = "k3") -> torch.Tensor:
-    """A per-sample estimate of KL(pi || pi_ref) from samples drawn from pi (Schulman 2020, "Approximating KL").
+    """Per-sample estimates of KL(pi || pi_ref) from actions drawn from pi (Schulman 2020).
 
     With ``log_ratio = logp_ref - logp``: ``k1 = -log_ratio`` (unbiased, can be negative),
     ``k2 = log_ratio**2 / 2`` (biased, low variance), ``k3 = exp(log_ratio) - 1 - log_ratio``
@@ -583,7 +607,9 @@ def kl_estimate(logp: torch.Tensor, logp_ref: torch.Tensor, kind: str = "k3") ->
     check_tensor("logp", logp)
     check_tensor("logp_ref", logp_ref)
     if logp.shape != logp_ref.shape:
-        raise ValueError(f"logp and logp_ref must have one shape, got {tuple(logp.shape)}, {tuple(logp_ref.shape)}")
+        raise ValueError(
+            f"logp and logp_ref must have one shape, got {tuple(logp.shape)}, {tuple(logp_ref.shape)}"
+        )
     check_choice("kind", kind, ("k1", "k2", "k3"))
     log_ratio = logp_ref - logp
     if kind == "k1":
@@ -597,7 +623,11 @@ class _ActorCritic(nn.Module):
     def __init__(self, obs_dim: int, n_actions: int, hidden: int) -> None:
         super().__init__()
         self.actor = nn.Sequential(
-            nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, n_actions)
+            nn.Linear(obs_dim, hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, n_actions),
         )
         self.critic = nn.Sequential(
             nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)
@@ -612,7 +642,7 @@ class PPOResult:
     """What `train_ppo` returns.
 
     Attributes:
-        model: the actor-critic; ``model(obs)`` gives ``(Categorical over actions, value)`` for (batch, obs_dim).
+        model: the actor-critic; ``model(obs)`` with obs (batch, obs_dim) gives ``(Categorical, value)``.
         episode_returns: the return of every finished training episode, in order.
         approx_kl: the mean k3 estimate of KL(new || old) after each update.
     """
@@ -728,7 +758,9 @@ def train_ppo(
                 logp = dist.log_prob(b_act[idx])
                 adv = b_adv[idx]
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                loss = ppo_clip_loss(logp, b_logp[idx], adv, clip_eps) + value_coef * F.mse_loss(value, b_ret[idx])
+                loss = ppo_clip_loss(logp, b_logp[idx], adv, clip_eps) + value_coef * F.mse_loss(
+                    value, b_ret[idx]
+                )
                 loss = loss - entropy_coef * dist.entropy().mean()
                 if kl_coef:
                     loss = loss + kl_coef * kl_estimate(logp, b_logp[idx]).mean()
@@ -780,12 +812,16 @@ def area_resize(image: np.ndarray, height: int = 84, width: int = 84) -> np.ndar
     height, width = check_int("height", height, ge=1), check_int("width", width, ge=1)
     if height > image.shape[0] or width > image.shape[1]:
         raise ValueError(f"area_resize only shrinks: {image.shape} -> ({height}, {width})")
-    out = _area_weights(height, image.shape[0]) @ image.astype(np.float64) @ _area_weights(width, image.shape[1]).T
+    out = (
+        _area_weights(height, image.shape[0])
+        @ image.astype(np.float64)
+        @ _area_weights(width, image.shape[1]).T
+    )
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
 def preprocess_frames(previous: np.ndarray, last: np.ndarray, size: int = 84) -> np.ndarray:
-    """One observation of Mnih et al. (2015): the pixel-wise max of the last two grey frames, shrunk to size x size.
+    """One frame of Mnih et al. (2015): the pixel-wise max of the last two grey frames, shrunk to size x size.
 
     The max removes the flicker of Atari sprites drawn only on every other frame.
 
@@ -802,12 +838,14 @@ def preprocess_frames(previous: np.ndarray, last: np.ndarray, size: int = 84) ->
     """
     previous, last = np.asarray(previous), np.asarray(last)
     if previous.shape != last.shape or last.ndim != 2:
-        raise ValueError(f"previous and last must be 2-D grey frames of one shape, got {previous.shape}, {last.shape}")
+        raise ValueError(
+            f"previous and last must be 2-D grey frames of one shape, got {previous.shape}, {last.shape}"
+        )
     return area_resize(np.maximum(previous, last), size, size)
 
 
 class AtariFrameStack:
-    """The Atari pipeline of Mnih et al., by hand, around a gymnasium ALE environment made with ``frameskip=1``.
+    """The Atari pipeline of Mnih et al., by hand, around a gymnasium ALE environment with ``frameskip=1``.
 
     ``step(a)`` repeats `a` for `frame_skip` frames, sums their rewards, takes the max of the last two grey
     frames, shrinks it to 84x84 (`preprocess_frames`) and pushes it onto a stack of the last `stack` such
@@ -829,7 +867,9 @@ class AtariFrameStack:
         self.stack = check_int("stack", stack, ge=1)
         shape = getattr(getattr(env, "observation_space", None), "shape", None)
         if shape is None or len(shape) != 2:
-            raise ValueError(f"env must give 2-D grey frames (make it with obs_type='grayscale'), got shape {shape}")
+            raise ValueError(
+                f"env must give 2-D grey frames (make it with obs_type='grayscale'), got shape {shape}"
+            )
         self.frames = np.zeros((self.stack, 84, 84), dtype=np.uint8)
 
     def reset(self, *, seed: int | None = None) -> np.ndarray:
@@ -840,7 +880,7 @@ class AtariFrameStack:
         return self.frames.copy()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool]:
-        """Play `action` for `frame_skip` frames; returns ``(observation, summed reward, terminated, truncated)``."""
+        """Repeat `action` `frame_skip` times; return ``(observation, reward sum, terminated, truncated)``."""
         total, grabbed = 0.0, []
         terminated = truncated = False
         for _ in range(self.frame_skip):
