@@ -365,7 +365,9 @@ def analogy_3cosadd(
     Args:
         vectors: (V, d) word vectors.
         index: ``{word: row of vectors}``; the answers are taken from its words.
-        a, b, c: the three words of the question, all in `index`.
+        a: the first word of the question (in `index`, as are `b` and `c`).
+        b: the word that `a` is to.
+        c: the word whose counterpart is asked for.
         topn: how many answers, best first (>= 1).
 
     Returns:
