@@ -1,4 +1,4 @@
-"""lessons.preference: preference pairs, completion log-probabilities, the Bradley-Terry, DPO and GRPO formulas."""
+"""lessons.preference: preference pairs, completion log-probabilities, Bradley-Terry, DPO and GRPO."""
 
 import math
 
@@ -108,8 +108,12 @@ def test_group_advantages():
     rewards = torch.tensor([[1.0, 0.0, 0.0, 1.0], [2.0, 2.0, 2.0, 2.0], [0.0, 1.0, 2.0, 3.0]])
     adv = group_advantages(rewards)
     torch.testing.assert_close(adv.sum(1), torch.zeros(3), atol=1e-5, rtol=0)
-    assert torch.equal(adv[1], torch.zeros(4))  # a group where every completion scores the same teaches nothing
-    torch.testing.assert_close(group_advantages(10 * rewards + 3)[[0, 2]], adv[[0, 2]], atol=3e-4, rtol=0)  # up to eps
+    assert torch.equal(
+        adv[1], torch.zeros(4)
+    )  # a group where every completion scores the same teaches nothing
+    torch.testing.assert_close(
+        group_advantages(10 * rewards + 3)[[0, 2]], adv[[0, 2]], atol=3e-4, rtol=0
+    )  # up to eps
     with pytest.raises(ValueError, match="rewards must be a"):
         group_advantages(torch.ones(4))
     with pytest.raises(ValueError, match="rewards must be a"):
@@ -125,14 +129,20 @@ class _Template:
     eos_token_id = 0
 
     def apply_chat_template(self, messages, add_generation_prompt=False, tokenize=True, return_dict=True):
-        text = "".join(f"<{m['role'][0]}>{m['content']}|" for m in messages) + ("<a>" if add_generation_prompt else "")
+        text = "".join(f"<{m['role'][0]}>{m['content']}|" for m in messages) + (
+            "<a>" if add_generation_prompt else ""
+        )
         return {"input_ids": [ord(c) for c in text]}
 
 
 def test_encode_completions_masks_the_reply():
     batch = encode_completions(_Template(), ["hi", "hello"], ["yo", "a"])
     assert batch["input_ids"].shape == (2, len("<u>hello|<a>a|"))
-    first = "".join(chr(i) for i, m in zip(batch["input_ids"][0].tolist(), batch["completion_mask"][0].tolist()) if m)
+    first = "".join(
+        chr(i)
+        for i, m in zip(batch["input_ids"][0].tolist(), batch["completion_mask"][0].tolist(), strict=True)
+        if m
+    )
     assert first == "yo|"
     assert batch["attention_mask"].sum(1).tolist() == [len("<u>hi|<a>yo|"), len("<u>hello|<a>a|")]
     assert (batch["completion_mask"] <= batch["attention_mask"]).all()
