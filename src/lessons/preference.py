@@ -241,7 +241,7 @@ def dpo_loss(
     ref_rejected: torch.Tensor,
     beta: float = 0.1,
 ) -> torch.Tensor:
-    """The DPO loss (Rafailov et al., 2023): Bradley-Terry on the implicit rewards ``beta * log(pi / pi_ref)``.
+    """The DPO loss (Rafailov et al., 2023), Bradley-Terry on the implicit rewards ``beta * log(pi/pi_ref)``.
 
     ``-log sigmoid(beta * ((log pi(y_w) - log pi_ref(y_w)) - (log pi(y_l) - log pi_ref(y_l))))``, averaged
     over the batch, with every log-probability that of a whole completion given its prompt.
