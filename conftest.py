@@ -60,8 +60,8 @@ os.environ.update(
 # Several workers with several torch threads each share the cores: OpenMP threads that sleep instead of
 # spinning while they wait make such a run (LESSONS_TORCH_THREADS=2 under -n auto) about 3x faster here.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# DeepSpeed, which trl and accelerate import, logs "Setting accelerator to CPU" on stdout when it finds no GPU;
-# naming the accelerator keeps the output of a page that uses trl the same on every machine.
+# DeepSpeed, which trl and accelerate import, logs "Setting accelerator to CPU" on stdout when it finds no
+# GPU; naming the accelerator keeps the output of a page that uses trl the same on every machine.
 os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
 import matplotlib  # noqa: E402
