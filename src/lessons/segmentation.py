@@ -39,6 +39,7 @@ __all__ = [
     "make_scenes",
     "predict_masks",
     "segmentation_scores",
+    "soft_dice_loss",
     "train_segmenter",
 ]
 
@@ -197,6 +198,38 @@ def segmentation_scores(preds: Tensor, targets: Tensor, num_classes: int) -> Seg
     )
 
 
+def soft_dice_loss(logits: Tensor, targets: Tensor, *, eps: float = 1.0) -> Tensor:
+    """One minus the mean over classes of the soft Dice coefficient (Milletari et al., 2016, V-Net).
+
+    With ``p = softmax(logits)`` and ``y`` the one-hot targets, class ``c`` scores
+    ``(2 Σ p_c y_c + eps) / (Σ p_c + Σ y_c + eps)``, sums over every pixel of the batch; each class
+    counts equally, however few pixels it has, which is why it helps rare classes.
+
+    Args:
+        logits: ``(N, C, H, W)`` class scores.
+        targets: ``(N, H, W)`` int classes in ``[0, C)``.
+        eps: smoothing added to numerator and denominator (a class absent from both scores 1).
+
+    Returns:
+        A scalar tensor in ``[0, 1]``.
+
+    Raises:
+        TypeError, ValueError: bad types or shapes.
+    """
+    check_tensor("logits", logits)
+    check_tensor("targets", targets)
+    if logits.ndim != 4 or targets.shape != (logits.shape[0], *logits.shape[2:]):
+        raise ValueError(f"logits (N, C, H, W) and targets (N, H, W) do not match: {tuple(logits.shape)} and "
+                         f"{tuple(targets.shape)}")  # fmt: skip
+    if targets.is_floating_point():
+        raise TypeError(f"targets must hold integer classes, got dtype {targets.dtype}")
+    eps = check_float("eps", eps, ge=0)
+    p = logits.softmax(1)
+    y = F.one_hot(targets.long(), logits.shape[1]).permute(0, 3, 1, 2).to(p.dtype)
+    inter, total = (p * y).sum((0, 2, 3)), (p + y).sum((0, 2, 3))
+    return 1 - ((2 * inter + eps) / (total + eps)).mean()
+
+
 def _check_data(images: Tensor, masks: Tensor) -> None:
     check_tensor("images", images)
     check_tensor("masks", masks)
@@ -217,9 +250,11 @@ def train_segmenter(
     epochs: int = 5,
     batch_size: int = 16,
     lr: float = 5e-3,
+    dice: float = 0.0,
     seed: int = 0,
 ) -> list[float]:
-    """Train `model` with per-pixel cross-entropy and Adam, in shuffled mini-batches.
+    """Train `model` with per-pixel cross-entropy (plus, optionally, a soft Dice loss) and Adam, in shuffled
+    mini-batches.
 
     The learning rate decays from `lr` to 0 along a cosine over all the steps (``CosineAnnealingLR``).
 
@@ -230,6 +265,7 @@ def train_segmenter(
         epochs: passes over the data.
         batch_size: images per step.
         lr: Adam's learning rate.
+        dice: weight of `soft_dice_loss` added to the cross-entropy (0: cross-entropy alone).
         seed: seeds the order of the batches (the model's initial weights are the caller's business).
 
     Returns:
@@ -242,6 +278,7 @@ def train_segmenter(
     check_int("epochs", epochs, ge=1)
     check_int("batch_size", batch_size, ge=1)
     lr = check_float("lr", lr, gt=0)
+    dice = check_float("dice", dice, ge=0)
     generator = torch.Generator().manual_seed(check_int("seed", seed, ge=0))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * -(-len(images) // batch_size)
@@ -251,7 +288,10 @@ def train_segmenter(
     for _ in range(epochs):
         total = 0.0
         for idx in torch.randperm(len(images), generator=generator).split(batch_size):
-            loss = F.cross_entropy(model(images[idx]), masks[idx])
+            logits = model(images[idx])
+            loss = F.cross_entropy(logits, masks[idx])
+            if dice:
+                loss = loss + dice * soft_dice_loss(logits, masks[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
