@@ -1,4 +1,4 @@
-"""lessons.segmentation (scenes, scores, loss, training loop) and lessons.models.segmentation (FCN, U-Nets)."""
+"""lessons.segmentation (scenes, scores, loss, training loop) and lessons.models.segmentation (FCN, U-Net)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_scenes_shapes_range_and_determinism():
 def test_scenes_every_image_has_an_object_and_objects_are_flat():
     images, masks = make_scenes(20, seed=0)
     assert ((masks > 0).flatten(1).sum(1) > 0).all()
-    for image, mask in zip(images[:, 0], masks):
+    for image, mask in zip(images[:, 0], masks, strict=True):
         inside = image[mask > 0]
         assert ((inside - 0.1).abs() < 1e-6).logical_or((inside - 0.9).abs() < 1e-6).all()  # 0.5 -/+ 0.2 * 2
 
@@ -63,7 +63,9 @@ def test_scenes_bad_arguments(kwargs, error, match):
 def test_scores_equal_sklearn():
     g = torch.Generator().manual_seed(0)
     truth = torch.randint(0, 4, (3, 16, 16), generator=g)
-    pred = torch.where(torch.rand(3, 16, 16, generator=g) < 0.7, truth, torch.randint(0, 4, (3, 16, 16), generator=g))
+    pred = torch.where(
+        torch.rand(3, 16, 16, generator=g) < 0.7, truth, torch.randint(0, 4, (3, 16, 16), generator=g)
+    )
     s = segmentation_scores(pred, truth, num_classes=4)
     t, p = truth.flatten().numpy(), pred.flatten().numpy()
     np.testing.assert_allclose(s.iou, jaccard_score(t, p, average=None))
@@ -136,7 +138,9 @@ def test_fcn_transposed_starts_as_bilinear():
     fcn = FCN(2, width=4, depth=2)
     coarse = torch.randn(1, 2, 4, 4)
     up = fcn.up(coarse)[0, :, 2:-2, 2:-2]  # away from the border, where zero padding enters
-    ref = torch.nn.functional.interpolate(coarse, scale_factor=4, mode="bilinear", align_corners=False)[0, :, 2:-2, 2:-2]
+    ref = torch.nn.functional.interpolate(coarse, scale_factor=4, mode="bilinear", align_corners=False)[
+        0, :, 2:-2, 2:-2
+    ]
     torch.testing.assert_close(up, ref, atol=1e-5, rtol=1e-5)
 
 

@@ -78,9 +78,11 @@ def _shape_mask(rng: np.random.Generator, kind: int, size: int) -> np.ndarray:
     if kind == 2:
         return (np.abs(yy - cy) <= r) & (np.abs(xx - cx) <= r)
     # an equilateral triangle, apex up (y points down): the pixels inside all three half-planes
-    corners = [(cy - 1.3 * r * np.cos(a), cx + 1.3 * r * np.sin(a)) for a in (0, 2 * np.pi / 3, 4 * np.pi / 3)]
+    corners = [
+        (cy - 1.3 * r * np.cos(a), cx + 1.3 * r * np.sin(a)) for a in (0, 2 * np.pi / 3, 4 * np.pi / 3)
+    ]
     inside = np.ones((size, size), dtype=bool)
-    for (y0, x0), (y1, x1) in zip(corners, corners[1:] + corners[:1]):
+    for (y0, x0), (y1, x1) in zip(corners, corners[1:] + corners[:1], strict=True):
         inside &= (x1 - x0) * (yy - y0) - (y1 - y0) * (xx - x0) >= 0
     return inside
 

@@ -55,7 +55,8 @@ def _check_input(x: object, in_channels: int, factor: int) -> Tensor:
     x = check_tensor("x", x)
     if x.ndim != 4 or x.shape[1] != in_channels or x.shape[2] % factor or x.shape[3] % factor:
         raise ValueError(
-            f"x must have shape (N, {in_channels}, H, W) with H and W divisible by {factor}, got {tuple(x.shape)}"
+            f"x must have shape (N, {in_channels}, H, W) with H and W divisible by {factor}, "
+            f"got {tuple(x.shape)}"
         )
     return x
 
@@ -98,7 +99,9 @@ class FCN(nn.Module):
         self.classifier = nn.Conv2d(c, num_classes, 1)
         if upsample == "transposed":
             s = self.factor
-            self.up = nn.ConvTranspose2d(num_classes, num_classes, 2 * s, stride=s, padding=s // 2, bias=False)
+            self.up = nn.ConvTranspose2d(
+                num_classes, num_classes, 2 * s, stride=s, padding=s // 2, bias=False
+            )
             with torch.no_grad():  # start from bilinear interpolation, one channel at a time
                 self.up.weight.zero_()
                 k = 1 - (torch.arange(2 * s, dtype=torch.float32) + 0.5 - s).abs() / s
@@ -137,8 +140,8 @@ class UNet(nn.Module):
     """
 
     def __init__(
-        self, num_classes: int, *, in_channels: int = 1, channels: Sequence[int] = (16, 32, 64), skip: bool = True,
-        upsample: Upsample = "transposed",
+        self, num_classes: int, *, in_channels: int = 1, channels: Sequence[int] = (16, 32, 64),
+        skip: bool = True, upsample: Upsample = "transposed",
     ) -> None:  # fmt: skip
         super().__init__()
         self.num_classes = check_int("num_classes", num_classes, ge=2)
@@ -162,7 +165,9 @@ class UNet(nn.Module):
             if upsample == "transposed":
                 self.ups.append(nn.ConvTranspose2d(c, c_out, 2, stride=2))
             else:
-                self.ups.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(c, c_out, 1)))
+                self.ups.append(
+                    nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(c, c_out, 1))
+                )
             self.blocks.append(conv_block(2 * c_out if skip else c_out, c_out))
             c = c_out
         self.head = nn.Conv2d(c, num_classes, 1)
@@ -174,7 +179,7 @@ class UNet(nn.Module):
             h = block(self.pool(h) if i else h)
             skips.append(h)
         skips.pop()  # the bottleneck is not a skip
-        for up, block in zip(self.ups, self.blocks):
+        for up, block in zip(self.ups, self.blocks, strict=True):
             h = up(h)
             skip = skips.pop()
             h = block(torch.cat([skip, h], dim=1) if self.skip else h)
@@ -214,8 +219,8 @@ class ResNetUNet(nn.Module):
     """
 
     def __init__(
-        self, num_classes: int, *, in_channels: int = 1, layers: Sequence[int] = (2, 2, 2, 2), width: int = 16,
-        stem: Literal["small", "imagenet"] = "small", encoder: ResNet | None = None,
+        self, num_classes: int, *, in_channels: int = 1, layers: Sequence[int] = (2, 2, 2, 2),
+        width: int = 16, stem: Literal["small", "imagenet"] = "small", encoder: ResNet | None = None,
     ) -> None:  # fmt: skip
         super().__init__()
         self.num_classes = check_int("num_classes", num_classes, ge=2)
