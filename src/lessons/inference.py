@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from lessons.checks import check_int, check_tensor, check_token_ids
-from lessons.models.llama import Llama, rope_cos_sin
+from lessons.models.llama import Llama, _rotate_half, rope_cos_sin
 
 __all__ = [
     "Draft",
@@ -90,9 +90,8 @@ class KVCache:
 
 
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """RoPE on x (B, H, T, d) with cos/sin (B, 1, T, d): pairs (x[i], x[i + d/2]) rotated."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return x * cos + torch.cat([-x2, x1], dim=-1) * sin
+    """RoPE on x (B, H, T, d) with per-row cos/sin (B, 1, T, d), which `apply_rope`'s (T, d) check refuses."""
+    return x * cos + _rotate_half(x) * sin
 
 
 @torch.no_grad()
