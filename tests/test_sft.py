@@ -214,6 +214,7 @@ def test_teacher_forced_scores_errors(tiny_llama):
     with pytest.raises(ValueError, match="at least one example"):
         teacher_forced_scores(tiny_llama, [], pad_id=0)
     with pytest.raises(ValueError, match=r"examples\[1\] does not start"):
-        teacher_forced_scores(tiny_llama, [examples[0], {**examples[1], "input_ids": [9, 4, 5, 12, 13]}], pad_id=0, shared_prefix=3)
+        other = {**examples[1], "input_ids": [9, 4, 5, 12, 13]}
+        teacher_forced_scores(tiny_llama, [examples[0], other], pad_id=0, shared_prefix=3)
     with pytest.raises(ValueError, match="inside the shared prefix"):
         teacher_forced_scores(tiny_llama, examples, pad_id=0, shared_prefix=5)
