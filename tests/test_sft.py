@@ -165,3 +165,56 @@ def test_profile_task_is_consistent():
     held_out_cities = {p["city"] for p in people[60:]}
     assert not held_out_names & {p["name"] for p in people[:60]}
     assert not held_out_cities & {p["city"] for p in people[:60]}
+
+
+@pytest.fixture(scope="module")
+def tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64,
+    )  # fmt: skip
+    return LlamaForCausalLM(config).eval()
+
+
+def _examples(prefix, tails):
+    return [{"input_ids": prefix + t, "labels": [IGNORE_INDEX] * (len(prefix) + 1) + t[1:]} for t in tails]
+
+
+def test_teacher_forced_scores_with_a_shared_prefix_equal_a_plain_forward(tiny_llama):
+    from lessons.sft import teacher_forced_scores
+
+    examples = _examples([3, 4, 5, 6, 7], [[8, 9, 10, 11], [12, 13], [14, 15, 16]])
+    plain = teacher_forced_scores(tiny_llama, examples, pad_id=0)
+    cached = teacher_forced_scores(tiny_llama, examples, pad_id=0, shared_prefix=5)
+    batch = collate(examples, pad_id=0)
+    with torch.no_grad():
+        logits = tiny_llama(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert torch.equal(plain["exact"], teacher_forced_match(logits, batch["labels"]))
+    torch.testing.assert_close(plain["nll"], masked_nll(logits, batch["labels"]))
+    torch.testing.assert_close(cached["nll"], plain["nll"])
+    torch.testing.assert_close(cached["token_accuracy"], plain["token_accuracy"])
+    assert torch.equal(cached["exact"], plain["exact"])
+    # a label on the token right after the prefix is scored from the prefix's last position
+    first = [{"input_ids": [3, 4, 5, 6], "labels": [IGNORE_INDEX] * 3 + [6]}] * 2
+    torch.testing.assert_close(
+        teacher_forced_scores(tiny_llama, first, pad_id=0, shared_prefix=3)["nll"],
+        teacher_forced_scores(tiny_llama, first, pad_id=0)["nll"],
+    )
+
+
+def test_teacher_forced_scores_errors(tiny_llama):
+    from lessons.sft import teacher_forced_scores
+
+    examples = _examples([3, 4, 5], [[8, 9, 10], [12, 13]])
+    with pytest.raises(ValueError, match="shared_prefix"):
+        teacher_forced_scores(tiny_llama, examples, pad_id=0, shared_prefix=-1)
+    with pytest.raises(ValueError, match="at least one example"):
+        teacher_forced_scores(tiny_llama, [], pad_id=0)
+    with pytest.raises(ValueError, match=r"examples\[1\] does not start"):
+        other = {**examples[1], "input_ids": [9, 4, 5, 12, 13]}
+        teacher_forced_scores(tiny_llama, [examples[0], other], pad_id=0, shared_prefix=3)
+    with pytest.raises(ValueError, match="inside the shared prefix"):
+        teacher_forced_scores(tiny_llama, examples, pad_id=0, shared_prefix=5)

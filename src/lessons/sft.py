@@ -39,6 +39,7 @@ __all__ = [
     "collate",
     "masked_nll",
     "teacher_forced_match",
+    "teacher_forced_scores",
 ]
 
 IGNORE_INDEX = -100
@@ -238,3 +239,64 @@ def teacher_forced_match(logits: torch.Tensor, labels: torch.Tensor) -> torch.Te
     if not scored.any(1).all():
         raise ValueError("every example needs a labelled token after the first")
     return ((logits[:, :-1].argmax(-1) == target) | ~scored).all(1)
+
+
+@torch.no_grad()
+def teacher_forced_scores(
+    model: torch.nn.Module,
+    examples: Sequence[Mapping[str, Sequence[int]]],
+    *,
+    pad_id: int,
+    shared_prefix: int = 0,
+) -> dict[str, torch.Tensor]:
+    """Exact match, NLL and token accuracy of a causal LM fed the reference replies, in one forward pass.
+
+    When every example starts with the same `shared_prefix` tokens (a system prompt, few-shot examples),
+    those are run once and their key-value cache is copied to every row, so each row pays only for its own
+    tokens. The result equals that of a plain forward pass of the whole batch (up to float rounding).
+
+    Args:
+        model: a `transformers` causal LM (a `peft` model too) in eval mode.
+        examples: B encoded chats (`encode_chat`), each labelling at least one token after `shared_prefix`.
+        pad_id: the id written into padding.
+        shared_prefix: how many leading tokens all examples share (0: no cache).
+
+    Returns:
+        ``exact``: (B,) bool, `teacher_forced_match` per example; ``nll``: the mean NLL per labelled token
+        (`masked_nll`); ``token_accuracy``: the share of labelled tokens that are the most likely next token.
+
+    Raises:
+        ValueError: `examples` is empty, `shared_prefix` < 0, an example does not start with the first
+            example's `shared_prefix` tokens, labels a token inside it, or has nothing labelled after it.
+    """
+    from transformers import DynamicCache
+
+    check_int("shared_prefix", shared_prefix, ge=0)
+    check_int("pad_id", pad_id, ge=0)
+    if len(examples) == 0:
+        raise ValueError("examples must hold at least one example")
+    head = list(examples[0]["input_ids"][:shared_prefix])
+    for i, ex in enumerate(examples):
+        if len(ex["input_ids"]) <= shared_prefix or list(ex["input_ids"][:shared_prefix]) != head:
+            raise ValueError(f"examples[{i}] does not start with the {shared_prefix} tokens of examples[0]")
+        if any(label != IGNORE_INDEX for label in ex["labels"][:shared_prefix]):
+            raise ValueError(f"examples[{i}] labels a token inside the shared prefix of {shared_prefix}")
+    cut = max(shared_prefix - 1, 0)  # the prefix's last token stays in each row: it predicts the next one
+    rows = [{"input_ids": ex["input_ids"][cut:], "labels": ex["labels"][cut:]} for ex in examples]
+    batch = collate(rows, pad_id=pad_id)
+    mask, extra = batch["attention_mask"], {}
+    if cut:
+        cache = DynamicCache()
+        model(input_ids=torch.tensor([head[:cut]]), cache=cache, use_cache=True)
+        cache.batch_repeat_interleave(len(examples))
+        mask = torch.cat([torch.ones(len(examples), cut, dtype=torch.long), mask], 1)
+        extra = {"cache": cache, "use_cache": True}
+    logits = model(input_ids=batch["input_ids"], attention_mask=mask, **extra).logits
+    labels = batch["labels"]
+    target = labels[:, 1:]
+    scored = target != IGNORE_INDEX
+    return {
+        "exact": teacher_forced_match(logits, labels),
+        "nll": masked_nll(logits, labels),
+        "token_accuracy": (logits[:, :-1].argmax(-1) == target)[scored].float().mean(),
+    }
