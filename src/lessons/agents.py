@@ -48,6 +48,7 @@ __all__ = [
     "Step",
     "AgentRun",
     "run_agent",
+    "run_agents",
 ]
 
 
@@ -350,22 +351,85 @@ def run_agent(
         ValueError: `max_steps` is below 1.
     """
     check_callable("chat", chat)
+    return run_agents(
+        lambda conversations: [chat(c) for c in conversations],
+        executor,
+        [question],
+        system=system,
+        examples=examples,
+        max_steps=max_steps,
+    )[0]
+
+
+def run_agents(
+    chat_many: Callable[[list[list[dict[str, str]]]], list[str]],
+    executor: ToolExecutor,
+    questions: Sequence[str],
+    *,
+    system: str,
+    examples: Sequence[dict[str, str]] | Sequence[Sequence[dict[str, str]]] = (),
+    max_steps: int = 4,
+) -> list[AgentRun]:
+    """`run_agent` for several questions at once: each turn asks the model about all unfinished ones together.
+
+    With a batched ``chat_many`` (`lessons.chat.batch_replies`) one forward pass serves every question, and
+    the shared system prompt and examples are computed once.
+
+    Args:
+        chat_many: takes a list of conversations and returns one reply for each, in order.
+        executor: checks and runs the calls (shared: its audit trail records every question's calls).
+        questions: Q questions (at least one).
+        system: the system prompt.
+        examples: a list of example messages for every question, or one such list per question.
+        max_steps: the most model turns per question.
+
+    Returns:
+        Q `AgentRun` s, in the order of `questions`.
+
+    Raises:
+        TypeError: `chat_many` is not callable.
+        ValueError: `questions` is empty, `max_steps` is below 1, per-question `examples` do not number Q,
+            or `chat_many` returns a wrong number of replies.
+    """
+    check_callable("chat_many", chat_many)
     check_int("max_steps", max_steps, ge=1)
-    messages = [{"role": "system", "content": system}, *examples, {"role": "user", "content": question}]
-    run = AgentRun(answer=None)
+    if isinstance(questions, str) or not questions:
+        raise ValueError("questions must be a non-empty list of strings")
+    per_question = bool(examples) and not isinstance(examples[0], dict)
+    if per_question and len(examples) != len(questions):
+        raise ValueError(f"examples holds {len(examples)} lists for {len(questions)} questions")
+    conversations = [
+        [
+            {"role": "system", "content": system},
+            *(examples[i] if per_question else examples),
+            {"role": "user", "content": q},
+        ]
+        for i, q in enumerate(questions)
+    ]
+    runs = [AgentRun(answer=None) for _ in questions]
+    active = list(range(len(questions)))
     for _ in range(max_steps):
-        reply = chat(messages)
-        messages.append({"role": "assistant", "content": reply})
-        try:
-            parsed = parse_reply(reply)
-            if isinstance(parsed, Answer):
-                run.answer = parsed.text
-                run.steps.append(Step(reply))
-                return run
-            result, refused = executor(parsed), False
-        except ToolError as error:
-            result, refused = f"ERROR: {error}", True
-        run.steps.append(Step(reply, result, refused))
-        messages.append({"role": "user", "content": f"TOOL RESULT: {result}"})
-    run.stopped = "max_steps"
-    return run
+        replies = chat_many([conversations[i] for i in active])
+        if len(replies) != len(active):
+            raise ValueError(f"chat_many returned {len(replies)} replies for {len(active)} conversations")
+        still = []
+        for i, reply in zip(active, replies):
+            conversations[i].append({"role": "assistant", "content": reply})
+            try:
+                parsed = parse_reply(reply)
+                if isinstance(parsed, Answer):
+                    runs[i].answer = parsed.text
+                    runs[i].steps.append(Step(reply))
+                    continue
+                result, refused = executor(parsed), False
+            except ToolError as error:
+                result, refused = f"ERROR: {error}", True
+            runs[i].steps.append(Step(reply, result, refused))
+            conversations[i].append({"role": "user", "content": f"TOOL RESULT: {result}"})
+            still.append(i)
+        active = still
+        if not active:
+            break
+    for i in active:
+        runs[i].stopped = "max_steps"
+    return runs
