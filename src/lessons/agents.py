@@ -49,6 +49,7 @@ __all__ = [
     "AgentRun",
     "run_agent",
     "run_agents",
+    "constrained_chat",
 ]
 
 
@@ -413,7 +414,7 @@ def run_agents(
         if len(replies) != len(active):
             raise ValueError(f"chat_many returned {len(replies)} replies for {len(active)} conversations")
         still = []
-        for i, reply in zip(active, replies):
+        for i, reply in zip(active, replies, strict=True):
             conversations[i].append({"role": "assistant", "content": reply})
             try:
                 parsed = parse_reply(reply)
@@ -433,3 +434,70 @@ def run_agents(
     for i in active:
         runs[i].stopped = "max_steps"
     return runs
+
+
+def constrained_chat(
+    model: Any, tokenizer: Any, executor: ToolExecutor, *, max_argument_tokens: int = 24
+) -> Callable[[list[list[dict[str, str]]]], list[str]]:
+    """A batched ``chat_many`` for `run_agents` that can only write well-formed calls to allowed tools.
+
+    The model is never free to write the JSON: the program writes ``{"tool": "``, the model's log-probability
+    picks the tool among the allowed names only (`lessons.chat.choice_logprobs`), the program writes the
+    tool's argument name from its schema, and the model fills in the argument's value up to the closing
+    quote (greedy, `lessons.chat.batch_replies`). After a ``TOOL RESULT`` the reply is forced to start with
+    ``ANSWER:`` and ends at the line's end. The call is then checked and run by `executor` as any other.
+
+    Args:
+        model: a `transformers` causal LM in eval mode (SmolLM2).
+        tokenizer: its tokenizer, with a chat template.
+        executor: its ``allowed`` tools are the only names the model can choose; each must take a single
+            string argument.
+        max_argument_tokens: the most tokens of an argument's value (and of an answer).
+
+    Returns:
+        ``chat_many(conversations) -> replies``.
+
+    Raises:
+        ValueError: an allowed tool does not take exactly one string argument, or `max_argument_tokens` < 1.
+    """
+    from lessons.chat import batch_replies, choice_logprobs
+
+    check_int("max_argument_tokens", max_argument_tokens, ge=1)
+    names = sorted(executor.allowed)
+    argument = {}
+    for name in names:
+        props = executor.tools[name].arguments.model_json_schema()["properties"]
+        if len(props) != 1 or next(iter(props.values())).get("type") != "string":
+            raise ValueError(f"tool {name!r} must take exactly one string argument to be called constrained")
+        argument[name] = next(iter(props))
+
+    def chat_many(conversations: list[list[dict[str, str]]]) -> list[str]:
+        replies: list[str] = [""] * len(conversations)
+        after = [i for i, c in enumerate(conversations) if c[-1]["content"].startswith("TOOL RESULT:")]
+        asks = [i for i in range(len(conversations)) if i not in set(after)]
+        if after:
+            answers = batch_replies(
+                model,
+                tokenizer,
+                [conversations[i] for i in after],
+                max_argument_tokens,
+                reply_prefix="ANSWER:",
+                stop=["\n"],
+            )
+            for i, text in zip(after, answers, strict=True):
+                replies[i] = "ANSWER:" + text.split("\n")[0]
+        if asks:
+            chosen = [conversations[i] for i in asks]
+            scores = choice_logprobs(
+                model, tokenizer, chosen, [f'{n}"' for n in names], reply_prefix='{"tool": "'
+            )
+            tools = [names[k] for k in scores.argmax(1).tolist()]
+            starts = [f'{{"tool": "{t}", "arguments": {{"{argument[t]}": "' for t in tools]
+            values = batch_replies(
+                model, tokenizer, chosen, max_argument_tokens, reply_prefix=starts, stop=['"']
+            )
+            for i, tool, value in zip(asks, tools, values, strict=True):
+                replies[i] = json.dumps({"tool": tool, "arguments": {argument[tool]: value.split('"')[0]}})
+        return replies
+
+    return chat_many
