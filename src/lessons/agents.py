@@ -48,6 +48,8 @@ __all__ = [
     "Step",
     "AgentRun",
     "run_agent",
+    "run_agents",
+    "constrained_chat",
 ]
 
 
@@ -350,22 +352,152 @@ def run_agent(
         ValueError: `max_steps` is below 1.
     """
     check_callable("chat", chat)
+    return run_agents(
+        lambda conversations: [chat(c) for c in conversations],
+        executor,
+        [question],
+        system=system,
+        examples=examples,
+        max_steps=max_steps,
+    )[0]
+
+
+def run_agents(
+    chat_many: Callable[[list[list[dict[str, str]]]], list[str]],
+    executor: ToolExecutor,
+    questions: Sequence[str],
+    *,
+    system: str,
+    examples: Sequence[dict[str, str]] | Sequence[Sequence[dict[str, str]]] = (),
+    max_steps: int = 4,
+) -> list[AgentRun]:
+    """`run_agent` for several questions at once: each turn asks the model about all unfinished ones together.
+
+    With a batched ``chat_many`` (`lessons.chat.batch_replies`) one forward pass serves every question, and
+    the shared system prompt and examples are computed once.
+
+    Args:
+        chat_many: takes a list of conversations and returns one reply for each, in order.
+        executor: checks and runs the calls (shared: its audit trail records every question's calls).
+        questions: Q questions (at least one).
+        system: the system prompt.
+        examples: a list of example messages for every question, or one such list per question.
+        max_steps: the most model turns per question.
+
+    Returns:
+        Q `AgentRun` s, in the order of `questions`.
+
+    Raises:
+        TypeError: `chat_many` is not callable.
+        ValueError: `questions` is empty, `max_steps` is below 1, per-question `examples` do not number Q,
+            or `chat_many` returns a wrong number of replies.
+    """
+    check_callable("chat_many", chat_many)
     check_int("max_steps", max_steps, ge=1)
-    messages = [{"role": "system", "content": system}, *examples, {"role": "user", "content": question}]
-    run = AgentRun(answer=None)
+    if isinstance(questions, str) or not questions:
+        raise ValueError("questions must be a non-empty list of strings")
+    per_question = bool(examples) and not isinstance(examples[0], dict)
+    if per_question and len(examples) != len(questions):
+        raise ValueError(f"examples holds {len(examples)} lists for {len(questions)} questions")
+    conversations = [
+        [
+            {"role": "system", "content": system},
+            *(examples[i] if per_question else examples),
+            {"role": "user", "content": q},
+        ]
+        for i, q in enumerate(questions)
+    ]
+    runs = [AgentRun(answer=None) for _ in questions]
+    active = list(range(len(questions)))
     for _ in range(max_steps):
-        reply = chat(messages)
-        messages.append({"role": "assistant", "content": reply})
-        try:
-            parsed = parse_reply(reply)
-            if isinstance(parsed, Answer):
-                run.answer = parsed.text
-                run.steps.append(Step(reply))
-                return run
-            result, refused = executor(parsed), False
-        except ToolError as error:
-            result, refused = f"ERROR: {error}", True
-        run.steps.append(Step(reply, result, refused))
-        messages.append({"role": "user", "content": f"TOOL RESULT: {result}"})
-    run.stopped = "max_steps"
-    return run
+        replies = chat_many([conversations[i] for i in active])
+        if len(replies) != len(active):
+            raise ValueError(f"chat_many returned {len(replies)} replies for {len(active)} conversations")
+        still = []
+        for i, reply in zip(active, replies, strict=True):
+            conversations[i].append({"role": "assistant", "content": reply})
+            try:
+                parsed = parse_reply(reply)
+                if isinstance(parsed, Answer):
+                    runs[i].answer = parsed.text
+                    runs[i].steps.append(Step(reply))
+                    continue
+                result, refused = executor(parsed), False
+            except ToolError as error:
+                result, refused = f"ERROR: {error}", True
+            runs[i].steps.append(Step(reply, result, refused))
+            conversations[i].append({"role": "user", "content": f"TOOL RESULT: {result}"})
+            still.append(i)
+        active = still
+        if not active:
+            break
+    for i in active:
+        runs[i].stopped = "max_steps"
+    return runs
+
+
+def constrained_chat(
+    model: Any, tokenizer: Any, executor: ToolExecutor, *, max_argument_tokens: int = 24
+) -> Callable[[list[list[dict[str, str]]]], list[str]]:
+    """A batched ``chat_many`` for `run_agents` that can only write well-formed calls to allowed tools.
+
+    The model is never free to write the JSON: the program writes ``{"tool": "``, the model's log-probability
+    picks the tool among the allowed names only (`lessons.chat.choice_logprobs`), the program writes the
+    tool's argument name from its schema, and the model fills in the argument's value up to the closing
+    quote (greedy, `lessons.chat.batch_replies`). After a ``TOOL RESULT`` the reply is forced to start with
+    ``ANSWER:`` and ends at the line's end. The call is then checked and run by `executor` as any other.
+
+    Args:
+        model: a `transformers` causal LM in eval mode (SmolLM2).
+        tokenizer: its tokenizer, with a chat template.
+        executor: its ``allowed`` tools are the only names the model can choose; each must take a single
+            string argument.
+        max_argument_tokens: the most tokens of an argument's value (and of an answer).
+
+    Returns:
+        ``chat_many(conversations) -> replies``.
+
+    Raises:
+        ValueError: an allowed tool does not take exactly one string argument, or `max_argument_tokens` < 1.
+    """
+    from lessons.chat import batch_replies, choice_logprobs
+
+    check_int("max_argument_tokens", max_argument_tokens, ge=1)
+    names = sorted(executor.allowed)
+    argument = {}
+    for name in names:
+        props = executor.tools[name].arguments.model_json_schema()["properties"]
+        if len(props) != 1 or next(iter(props.values())).get("type") != "string":
+            raise ValueError(f"tool {name!r} must take exactly one string argument to be called constrained")
+        argument[name] = next(iter(props))
+
+    def chat_many(conversations: list[list[dict[str, str]]]) -> list[str]:
+        replies: list[str] = [""] * len(conversations)
+        after = [i for i, c in enumerate(conversations) if c[-1]["content"].startswith("TOOL RESULT:")]
+        asks = [i for i in range(len(conversations)) if i not in set(after)]
+        if after:
+            answers = batch_replies(
+                model,
+                tokenizer,
+                [conversations[i] for i in after],
+                max_argument_tokens,
+                reply_prefix="ANSWER:",
+                stop=["\n"],
+            )
+            for i, text in zip(after, answers, strict=True):
+                replies[i] = "ANSWER:" + text.split("\n")[0]
+        if asks:
+            chosen = [conversations[i] for i in asks]
+            scores = choice_logprobs(
+                model, tokenizer, chosen, [f'{n}"' for n in names], reply_prefix='{"tool": "'
+            )
+            tools = [names[k] for k in scores.argmax(1).tolist()]
+            starts = [f'{{"tool": "{t}", "arguments": {{"{argument[t]}": "' for t in tools]
+            values = batch_replies(
+                model, tokenizer, chosen, max_argument_tokens, reply_prefix=starts, stop=['"']
+            )
+            for i, tool, value in zip(asks, tools, values, strict=True):
+                replies[i] = json.dumps({"tool": tool, "arguments": {argument[tool]: value.split('"')[0]}})
+        return replies
+
+    return chat_many
