@@ -23,7 +23,18 @@ from torch import nn
 
 from lessons.checks import check_float, check_int
 
-__all__ = ["free_port", "make_data", "make_model", "train_ddp", "train_single"]
+__all__ = [
+    "bubble_fraction",
+    "column_shard",
+    "free_port",
+    "make_data",
+    "make_model",
+    "pipeline_schedule",
+    "row_shard",
+    "train_ddp",
+    "train_single",
+    "zero_memory_per_gpu",
+]
 
 N_SAMPLES = 16
 N_FEATURES = 4
@@ -135,3 +146,151 @@ def train_ddp(
         if any(codes) or not Path(out).exists():
             raise RuntimeError(f"a DDP process failed; exit codes {codes}")
         return torch.load(out)
+
+
+# --- Tensor parallelism (Megatron-LM, 2019): how one rank's shard of a linear layer is cut -------------
+
+
+def _check_shard(layer: nn.Linear, rank: int, world_size: int, dim_name: str, size: int) -> int:
+    if not isinstance(layer, nn.Linear):
+        raise TypeError(f"layer must be an nn.Linear, got {type(layer).__name__}")
+    check_int("world_size", world_size, ge=1)
+    check_int("rank", rank, ge=0, lt=world_size)
+    if size % world_size:
+        raise ValueError(f"{dim_name} ({size}) must be divisible by world_size ({world_size})")
+    return size // world_size
+
+
+def column_shard(layer: nn.Linear, rank: int, world_size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Rank ``rank``'s slice of a column-parallel linear layer: a block of its output features.
+
+    ``nn.Linear`` stores ``weight`` as (out_features, in_features), so splitting the output features
+    (the columns of ``A`` in ``Y = X A``) takes rows of ``weight`` and the matching slice of ``bias``.
+    Each rank computes its own block of ``Y``, shape (batch, out_features / world_size), with no
+    communication.
+
+    Returns:
+        ``(weight, bias)``: (out_features / world_size, in_features) and (out_features / world_size,)
+        or None, both views of the layer's parameters.
+
+    Raises:
+        ValueError: ``out_features`` is not divisible by ``world_size``, or ``rank`` is out of range.
+    """
+    k = _check_shard(layer, rank, world_size, "out_features", layer.out_features)
+    bias = None if layer.bias is None else layer.bias[rank * k : (rank + 1) * k]
+    return layer.weight[rank * k : (rank + 1) * k], bias
+
+
+def row_shard(layer: nn.Linear, rank: int, world_size: int) -> torch.Tensor:
+    """Rank ``rank``'s slice of a row-parallel linear layer: a block of its input features.
+
+    Splitting the input features (the rows of ``B`` in ``Z = Y B``) takes columns of ``weight``, shape
+    (out_features, in_features / world_size). Each rank's partial product ``Y_i B_i`` has the full
+    output shape; their sum (one all-reduce) is ``Z``. The bias is not sharded: add it once, after the
+    all-reduce.
+
+    Raises:
+        ValueError: ``in_features`` is not divisible by ``world_size``, or ``rank`` is out of range.
+    """
+    k = _check_shard(layer, rank, world_size, "in_features", layer.in_features)
+    return layer.weight[:, rank * k : (rank + 1) * k]
+
+
+# --- Pipeline parallelism: GPipe (2019) and 1F1B schedules, simulated -----------------------------------
+
+
+def bubble_fraction(stages: int, micro_batches: int) -> float:
+    """GPipe's idle fraction of a pipeline step: ``(p - 1) / (m + p - 1)`` for p stages, m micro-batches."""
+    p = check_int("stages", stages, ge=1)
+    m = check_int("micro_batches", micro_batches, ge=1)
+    return (p - 1) / (m + p - 1)
+
+
+def pipeline_schedule(stages: int, micro_batches: int, schedule: str = "gpipe") -> list[list[str]]:
+    """Simulate one training step of a pipeline and return who does what in each time slot.
+
+    Each of the ``stages`` ranks holds consecutive layers. A forward (``F``) or backward (``B``) pass of
+    one micro-batch on one stage takes one slot. ``F j`` on stage s needs ``F j`` of stage s-1; ``B j``
+    on stage s needs ``B j`` of stage s+1 (and its own ``F j``). Every stage runs its ops in a fixed
+    order and starts the next one as soon as its inputs are ready:
+
+    - ``"gpipe"``: all m forwards, then all m backwards (Huang et al., 2019);
+    - ``"1f1b"``: ``p - s - 1`` warm-up forwards, then one forward, one backward in turn, then the
+      remaining backwards (PipeDream-Flush, Narayanan et al., 2021): the same bubble, but a stage keeps
+      at most ``p - s`` micro-batches' activations instead of m.
+
+    Returns:
+        A grid of ``stages`` rows and ``2 (m + p - 1)`` columns; a cell is ``"F3"``, ``"B1"`` (1-based
+        micro-batch numbers) or ``""`` for an idle slot.
+
+    Raises:
+        ValueError: a count below 1, or an unknown ``schedule``.
+    """
+    p = check_int("stages", stages, ge=1)
+    m = check_int("micro_batches", micro_batches, ge=1)
+    if schedule not in ("gpipe", "1f1b"):
+        raise ValueError(f"schedule must be 'gpipe' or '1f1b', got {schedule!r}")
+    orders: list[list[tuple[str, int]]] = []
+    for s in range(p):
+        if schedule == "gpipe":
+            order = [("F", j) for j in range(m)] + [("B", j) for j in range(m)]
+        else:
+            warm = min(p - s - 1, m)
+            order = [("F", j) for j in range(warm)]
+            f, b = warm, 0
+            while f < m:
+                order += [("F", f), ("B", b)]
+                f, b = f + 1, b + 1
+            order += [("B", j) for j in range(b, m)]
+        orders.append(order)
+    done: dict[tuple[str, int, int], int] = {}  # (kind, stage, micro-batch) -> slot it finished in
+    nxt = [0] * p
+    grid: list[list[str]] = [[] for _ in range(p)]
+    t = 0
+    while any(nxt[s] < len(orders[s]) for s in range(p)):
+        started = []
+        for s in range(p):
+            if nxt[s] == len(orders[s]):
+                grid[s].append("")
+                continue
+            kind, j = orders[s][nxt[s]]
+            if kind == "F":
+                ready = s == 0 or done.get(("F", s - 1, j), t) < t
+            else:
+                ready = done.get(("F", s, j), t) < t and (s == p - 1 or done.get(("B", s + 1, j), t) < t)
+            grid[s].append(f"{kind}{j + 1}" if ready else "")
+            if ready:
+                started.append((kind, s, j))
+        for kind, s, j in started:
+            done[(kind, s, j)] = t
+            nxt[s] += 1
+        t += 1
+    return grid
+
+
+# --- ZeRO (Rajbhandari et al., 2020): model-state memory per GPU ----------------------------------------
+
+
+def zero_memory_per_gpu(n_params: float, n_gpus: int, stage: int, k: int = 12) -> float:
+    """Bytes of model state per GPU for mixed-precision Adam under ZeRO stage 0 (plain DP) to 3.
+
+    Per parameter: 2 bytes of fp16 weights, 2 of fp16 gradients and ``k`` = 12 of optimizer state
+    (fp32 master weights, Adam's m and v). Stage 1 divides the optimizer state by ``n_gpus`` (N_d),
+    stage 2 also the gradients, stage 3 also the weights:
+    ``(2 + 2 + k) Psi``, ``4 Psi + k Psi / N``, ``2 Psi + (2 + k) Psi / N``, ``(4 + k) Psi / N``.
+
+    Raises:
+        ValueError: ``n_params`` not positive, ``n_gpus`` below 1, ``stage`` not 0-3, ``k`` negative.
+    """
+    psi = check_float("n_params", n_params, gt=0)
+    n = check_int("n_gpus", n_gpus, ge=1)
+    check_int("stage", stage, ge=0, le=3)
+    check_int("k", k, ge=0)
+    weights, grads, states = 2 * psi, 2 * psi, k * psi
+    if stage >= 1:
+        states /= n
+    if stage >= 2:
+        grads /= n
+    if stage >= 3:
+        weights /= n
+    return weights + grads + states
