@@ -109,3 +109,24 @@ def test_1f1b_keeps_fewer_activations_than_gpipe() -> None:
     p, m = 4, 8
     assert [peak(r) for r in pipeline_schedule(p, m, "gpipe")] == [m] * p
     assert [peak(r) for r in pipeline_schedule(p, m, "1f1b")] == [p - s for s in range(p)]
+
+
+def test_tensor_parallel_on_two_processes_equals_the_unsplit_mlp() -> None:
+    from lessons.distributed import make_mlp, run_tensor_parallel
+
+    tp = run_tensor_parallel(world_size=2, seed=0, timeout=90)
+    mlp = make_mlp(0)
+    x = torch.randn(4, 8, generator=torch.Generator().manual_seed(123), requires_grad=True)
+    y = mlp(x)
+    y.pow(2).sum().backward()
+    torch.testing.assert_close(tp["y"], y.detach())
+    torch.testing.assert_close(tp["x_grad"], x.grad)
+    torch.testing.assert_close(tp["w1_grad"], mlp[0].weight.grad)
+    torch.testing.assert_close(tp["w2_grad"], mlp[2].weight.grad)
+    assert tp["numel"].tolist() == [128, 128]  # half of 16x8 + 8x16 each
+    with pytest.raises(RuntimeError, match="rank 1 is out of sync"):
+        run_tensor_parallel(world_size=2, seed=0, desync_rank=1, timeout=90)
+    with pytest.raises(ValueError, match="world_size"):
+        run_tensor_parallel(world_size=3)
+    with pytest.raises(ValueError, match="desync_rank"):
+        run_tensor_parallel(world_size=2, desync_rank=2)

@@ -26,11 +26,14 @@ from lessons.checks import check_float, check_int
 __all__ = [
     "bubble_fraction",
     "column_shard",
+    "assert_in_sync",
     "free_port",
     "make_data",
+    "make_mlp",
     "make_model",
     "pipeline_schedule",
     "row_shard",
+    "run_tensor_parallel",
     "train_ddp",
     "train_single",
     "zero_memory_per_gpu",
@@ -294,3 +297,179 @@ def zero_memory_per_gpu(n_params: float, n_gpus: int, stage: int, k: int = 12) -
     if stage >= 3:
         weights /= n
     return weights + grads + states
+
+
+# --- Running a function on every rank; the tensor-parallel MLP and the replica check -------------------
+
+D_MODEL, D_HIDDEN = 8, 16
+
+
+def assert_in_sync(module: nn.Module) -> None:
+    """Raise if this rank's parameters differ from rank 0's (a collective: call it on every rank).
+
+    Each rank all-gathers one float64 checksum per parameter; a rank whose checksums differ from rank
+    0's is named in a :class:`RuntimeError`, with the first parameter that differs. A typical cause is
+    a seed set per rank (``manual_seed(seed + rank)``) before building a model every rank must share.
+    """
+    import torch.distributed as dist
+
+    names = [n for n, _ in module.named_parameters()]
+    mine = torch.stack([p.detach().double().sum() for p in module.parameters()])
+    sums = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(sums, mine)
+    for r, other in enumerate(sums):
+        bad = (other - sums[0]).abs() > 1e-9 * (1 + sums[0].abs())
+        if bad.any():
+            i = int(bad.nonzero()[0])
+            raise RuntimeError(
+                f"rank {r} is out of sync with rank 0: parameter {names[i]!r} has checksum "
+                f"{other[i].item():.6f} on rank {r} and {sums[0][i].item():.6f} on rank 0 (seeded per rank?)"
+            )
+
+
+def make_mlp(seed: int = 0) -> nn.Sequential:
+    """The MLP block every tensor-parallel rank builds in full: Linear(8, 16), GELU, Linear(16, 8)."""
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(D_MODEL, D_HIDDEN), nn.GELU(), nn.Linear(D_HIDDEN, D_MODEL))
+
+
+class _AllReduce(torch.autograd.Function):
+    """Megatron's g: sum over ranks in the forward pass, identity in the backward pass."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        import torch.distributed as dist
+
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        return grad
+
+
+class _CopyToRanks(torch.autograd.Function):
+    """Megatron's f: identity in the forward pass, sum of the input gradients over ranks in the backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        import torch.distributed as dist
+
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+def _tp_worker(rank: int, world_size: int, seeds: list[int]) -> dict[str, torch.Tensor]:
+    """One rank of the tensor-parallel MLP: build it in full, check replicas, keep its shards, run it."""
+    mlp = make_mlp(seeds[rank])
+    assert_in_sync(mlp)
+    fc1, fc2 = mlp[0], mlp[2]
+    w1, b1 = (t.detach().clone().requires_grad_() for t in column_shard(fc1, rank, world_size))
+    w2 = row_shard(fc2, rank, world_size).detach().clone().requires_grad_()
+    b2 = fc2.bias.detach().clone().requires_grad_()
+    x = torch.randn(4, D_MODEL, generator=torch.Generator().manual_seed(123), requires_grad=True)
+    h = nn.functional.gelu(_CopyToRanks.apply(x) @ w1.T + b1)  # (4, 16 / world_size): no communication
+    y = _AllReduce.apply(h @ w2.T) + b2  # (4, 8): the one all-reduce
+    y.pow(2).sum().backward()
+    return {
+        "y": y.detach(),
+        "x_grad": x.grad,
+        "w1_grad": w1.grad,
+        "w2_grad": w2.grad,
+        "numel": torch.tensor(w1.numel() + w2.numel()),
+    }
+
+
+def _spawned(
+    fn_name: str, rank: int, world_size: int, port: int, out: str, timeout: float, args: tuple
+) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world_size,
+        timeout=datetime.timedelta(seconds=timeout),
+    )
+    try:
+        result: object = globals()[fn_name](rank, world_size, *args)
+    except Exception as e:  # noqa: BLE001  (reported to the parent, which raises it)
+        result = {"error": f"{type(e).__name__}: {e}"}
+    finally:
+        dist.destroy_process_group()
+    torch.save(result, os.path.join(out, f"rank{rank}.pt"))
+
+
+def _run_on_ranks(fn_name: str, world_size: int, args: tuple, timeout: float) -> list:
+    """Run ``fn_name(rank, world_size, *args)`` of this module on ``world_size`` gloo processes."""
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        procs = [
+            ctx.Process(target=_spawned, args=(fn_name, r, world_size, port, tmp, timeout, args))
+            for r in range(world_size)
+        ]
+        for p in procs:
+            p.start()
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout)
+        for p in procs:
+            p.join(max(0.0, (deadline - datetime.datetime.now()).total_seconds()))
+        alive = [p for p in procs if p.is_alive()]
+        for p in alive:
+            p.kill()
+            p.join()
+        if alive:
+            raise TimeoutError(f"{len(alive)} of {world_size} processes still running after {timeout} s")
+        files = [Path(tmp) / f"rank{r}.pt" for r in range(world_size)]
+        if not all(f.exists() for f in files):
+            raise RuntimeError(f"a process failed; exit codes {[p.exitcode for p in procs]}")
+        results = [torch.load(f) for f in files]
+    for r, res in enumerate(results):
+        if isinstance(res, dict) and "error" in res:
+            raise RuntimeError(f"rank {r} failed: {res['error']}")
+    return results
+
+
+def run_tensor_parallel(
+    world_size: int = 2, seed: int = 0, desync_rank: int | None = None, timeout: float = 60.0
+) -> dict[str, torch.Tensor]:
+    """Run the MLP of :func:`make_mlp` tensor-parallel on ``world_size`` gloo processes.
+
+    The first layer is column-parallel, the second row-parallel, so one all-reduce per forward pass
+    (and one per backward pass, for the input's gradient) suffices. Every rank builds the full MLP from
+    ``seed``, checks with :func:`assert_in_sync` that all ranks built the same one, and keeps its shards.
+    ``desync_rank`` seeds that rank with ``seed + 1`` instead: the bug the check exists to catch.
+
+    Returns:
+        ``y`` (4, 8) and ``x_grad`` (4, 8) from rank 0; ``w1_grad`` (16, 8) and ``w2_grad`` (8, 16)
+        gathered from the shards; ``numel``: the weight elements each rank holds, shape (world_size,).
+
+    Raises:
+        ValueError: a bad argument (``world_size`` must divide 16 and 8).
+        RuntimeError: a rank failed, e.g. ranks out of sync (the message names the rank).
+        TimeoutError: a process still ran after ``timeout`` seconds.
+    """
+    check_int("world_size", world_size, ge=1)
+    if D_HIDDEN % world_size or D_MODEL % world_size:
+        raise ValueError(f"world_size must divide {D_HIDDEN} and {D_MODEL}, got {world_size!r}")
+    check_int("seed", seed)
+    if desync_rank is not None:
+        check_int("desync_rank", desync_rank, ge=0, lt=world_size)
+    check_float("timeout", timeout, gt=0)
+    seeds = [seed + (r == desync_rank) for r in range(world_size)]
+    res = _run_on_ranks("_tp_worker", world_size, (seeds,), timeout)
+    return {
+        "y": res[0]["y"],
+        "x_grad": res[0]["x_grad"],
+        "w1_grad": torch.cat([r["w1_grad"] for r in res], dim=0),
+        "w2_grad": torch.cat([r["w2_grad"] for r in res], dim=1),
+        "numel": torch.stack([r["numel"] for r in res]),
+    }
