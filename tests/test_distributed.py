@@ -130,3 +130,19 @@ def test_tensor_parallel_on_two_processes_equals_the_unsplit_mlp() -> None:
         run_tensor_parallel(world_size=3)
     with pytest.raises(ValueError, match="desync_rank"):
         run_tensor_parallel(world_size=2, desync_rank=2)
+
+
+def test_deepspeed_zero_matches_single_process_adam_and_shards_the_state() -> None:
+    from lessons.distributed import train_adam_single, train_deepspeed
+
+    ranks = train_deepspeed(stages=(1, 2), world_size=2, steps=3, seed=0, timeout=240)
+    ref = train_adam_single(steps=3, seed=0)
+    full_state = 2 * sum(v.numel() for v in ref.values())  # Adam's m and v, unsharded: 2 x 97
+    for stage in (1, 2):
+        for r in ranks:
+            for k in ref:
+                torch.testing.assert_close(r[stage]["weights"][k], ref[k], atol=1e-5, rtol=0)
+            assert r[stage]["adam_state_numel"] < 0.6 * full_state
+        assert sum(r[stage]["adam_state_numel"] for r in ranks) >= full_state
+    with pytest.raises(ValueError, match="stages"):
+        train_deepspeed(stages=(3,))
