@@ -29,3 +29,120 @@ def test_ddp_on_two_processes_equals_full_batch_training() -> None:
 def test_bad_arguments_raise(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         train_ddp(**kwargs)
+
+
+def test_tensor_parallel_shards_rebuild_the_mlp() -> None:
+    from torch import nn
+
+    from lessons.distributed import column_shard, row_shard
+
+    torch.manual_seed(0)
+    fc1, fc2 = nn.Linear(8, 16), nn.Linear(16, 8)
+    x = torch.randn(5, 8)
+    full = fc2(torch.nn.functional.gelu(fc1(x)))
+    partial = []
+    for r in range(2):  # column-parallel fc1, row-parallel fc2: one sum (all-reduce) at the end
+        w1, b1 = column_shard(fc1, r, 2)
+        partial.append(torch.nn.functional.gelu(x @ w1.T + b1) @ row_shard(fc2, r, 2).T)
+    torch.testing.assert_close(partial[0] + partial[1] + fc2.bias, full)
+    assert column_shard(fc1, 1, 2)[0].shape == (8, 8) and row_shard(fc2, 1, 2).shape == (8, 8)
+
+
+def test_shard_errors_name_the_argument() -> None:
+    from torch import nn
+
+    from lessons.distributed import column_shard, row_shard
+
+    with pytest.raises(ValueError, match="out_features"):
+        column_shard(nn.Linear(4, 6), 0, 4)
+    with pytest.raises(ValueError, match="in_features"):
+        row_shard(nn.Linear(6, 4), 0, 4)
+    with pytest.raises(ValueError, match="rank"):
+        column_shard(nn.Linear(4, 4), 2, 2)
+
+
+@pytest.mark.parametrize("schedule", ["gpipe", "1f1b"])
+@pytest.mark.parametrize(("p", "m"), [(1, 1), (2, 4), (4, 4), (4, 8), (3, 1)])
+def test_simulated_bubble_equals_the_formula(schedule: str, p: int, m: int) -> None:
+    from lessons.distributed import bubble_fraction, pipeline_schedule
+
+    grid = pipeline_schedule(p, m, schedule)
+    assert len(grid) == p and all(len(row) == 2 * (m + p - 1) for row in grid)
+    idle = sum(cell == "" for row in grid for cell in row)
+    assert idle / (p * len(grid[0])) == pytest.approx(bubble_fraction(p, m))
+    for row in grid:  # every stage runs each forward and backward exactly once
+        assert sorted(c for c in row if c) == sorted(
+            [f"F{j}" for j in range(1, m + 1)] + [f"B{j}" for j in range(1, m + 1)]
+        )
+
+
+def test_pipeline_errors() -> None:
+    from lessons.distributed import bubble_fraction, pipeline_schedule
+
+    with pytest.raises(ValueError, match="micro_batches"):
+        bubble_fraction(4, 0)
+    with pytest.raises(ValueError, match="schedule"):
+        pipeline_schedule(2, 2, "zigzag")
+
+
+def test_zero_memory_matches_the_paper() -> None:
+    from lessons.distributed import zero_memory_per_gpu
+
+    gb = [zero_memory_per_gpu(7.5e9, 64, s) / 1e9 for s in range(4)]
+    assert [round(v, 1) for v in gb] == [120.0, 31.4, 16.6, 1.9]  # Rajbhandari et al. (2020), Figure 1
+    with pytest.raises(ValueError, match="stage"):
+        zero_memory_per_gpu(1e9, 8, 4)
+    with pytest.raises(ValueError, match="n_gpus"):
+        zero_memory_per_gpu(1e9, 0, 1)
+
+
+def test_1f1b_keeps_fewer_activations_than_gpipe() -> None:
+    from lessons.distributed import pipeline_schedule
+
+    def peak(row: list[str]) -> int:  # most micro-batches forwarded but not yet backwarded
+        live = top = 0
+        for cell in row:
+            live += cell.startswith("F") - cell.startswith("B")
+            top = max(top, live)
+        return top
+
+    p, m = 4, 8
+    assert [peak(r) for r in pipeline_schedule(p, m, "gpipe")] == [m] * p
+    assert [peak(r) for r in pipeline_schedule(p, m, "1f1b")] == [p - s for s in range(p)]
+
+
+def test_tensor_parallel_on_two_processes_equals_the_unsplit_mlp() -> None:
+    from lessons.distributed import make_mlp, run_tensor_parallel
+
+    tp = run_tensor_parallel(world_size=2, seed=0, timeout=90)
+    mlp = make_mlp(0)
+    x = torch.randn(4, 8, generator=torch.Generator().manual_seed(123), requires_grad=True)
+    y = mlp(x)
+    y.pow(2).sum().backward()
+    torch.testing.assert_close(tp["y"], y.detach())
+    torch.testing.assert_close(tp["x_grad"], x.grad)
+    torch.testing.assert_close(tp["w1_grad"], mlp[0].weight.grad)
+    torch.testing.assert_close(tp["w2_grad"], mlp[2].weight.grad)
+    assert tp["numel"].tolist() == [128, 128]  # half of 16x8 + 8x16 each
+    with pytest.raises(RuntimeError, match="rank 1 is out of sync"):
+        run_tensor_parallel(world_size=2, seed=0, desync_rank=1, timeout=90)
+    with pytest.raises(ValueError, match="world_size"):
+        run_tensor_parallel(world_size=3)
+    with pytest.raises(ValueError, match="desync_rank"):
+        run_tensor_parallel(world_size=2, desync_rank=2)
+
+
+def test_deepspeed_zero_matches_single_process_adam_and_shards_the_state() -> None:
+    from lessons.distributed import train_adam_single, train_deepspeed
+
+    ranks = train_deepspeed(stages=(1, 2), world_size=2, steps=3, seed=0, timeout=240)
+    ref = train_adam_single(steps=3, seed=0)
+    full_state = 2 * sum(v.numel() for v in ref.values())  # Adam's m and v, unsharded: 2 x 97
+    for stage in (1, 2):
+        for r in ranks:
+            for k in ref:
+                torch.testing.assert_close(r[stage]["weights"][k], ref[k], atol=1e-5, rtol=0)
+            assert r[stage]["adam_state_numel"] < 0.6 * full_state
+        assert sum(r[stage]["adam_state_numel"] for r in ranks) >= full_state
+    with pytest.raises(ValueError, match="stages"):
+        train_deepspeed(stages=(3,))
