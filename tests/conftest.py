@@ -97,3 +97,26 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="module")
+def tiny_chat_model():
+    """A 2-layer Llama with random weights and SmolLM2's tokenizer: the chat and serving helpers' behaviour,
+    without the cost of the real 135M model."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from lessons.pretrained import load_smollm2_tokenizer
+
+    tokenizer = load_smollm2_tokenizer()
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    return LlamaForCausalLM(config).eval(), tokenizer

@@ -4,29 +4,10 @@ import json
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from lessons.agents import ToolExecutor, calculator_tool, constrained_chat, glossary_tool, run_agents
 from lessons.chat import batch_replies, choice_logprobs, reply
 from lessons.datasets.course import load_glossary
-from lessons.pretrained import load_smollm2_tokenizer
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    tokenizer = load_smollm2_tokenizer()
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    return LlamaForCausalLM(config).eval(), tokenizer
-
 
 SYSTEM = {"role": "system", "content": "Be brief."}
 CONVERSATIONS = [
@@ -34,15 +15,15 @@ CONVERSATIONS = [
 ]
 
 
-def test_batch_replies_equal_single_replies(tiny):
-    model, tokenizer = tiny
+def test_batch_replies_equal_single_replies(tiny_chat_model):
+    model, tokenizer = tiny_chat_model
     assert batch_replies(model, tokenizer, CONVERSATIONS, 8) == [
         reply(model, tokenizer, c, 8) for c in CONVERSATIONS
     ]
 
 
-def test_batch_replies_reply_prefix_and_stop(tiny):
-    model, tokenizer = tiny
+def test_batch_replies_reply_prefix_and_stop(tiny_chat_model):
+    model, tokenizer = tiny_chat_model
     full = batch_replies(model, tokenizer, CONVERSATIONS[:1], 10)[0]
     forced = batch_replies(model, tokenizer, CONVERSATIONS[:1], 6, reply_prefix="ANSWER:")[0]
     assert not forced.startswith("ANSWER:")  # the forced start is prompt, not reply
@@ -51,8 +32,8 @@ def test_batch_replies_reply_prefix_and_stop(tiny):
         assert full[:2] in stopped and len(stopped) <= len(full)
 
 
-def test_batch_replies_checks_its_arguments(tiny):
-    model, tokenizer = tiny
+def test_batch_replies_checks_its_arguments(tiny_chat_model):
+    model, tokenizer = tiny_chat_model
     with pytest.raises(ValueError, match="max_new_tokens"):
         batch_replies(model, tokenizer, CONVERSATIONS, 0)
     with pytest.raises(ValueError, match="conversations"):
@@ -61,8 +42,8 @@ def test_batch_replies_checks_its_arguments(tiny):
         batch_replies(model, tokenizer, CONVERSATIONS, 4, reply_prefix=["a"])
 
 
-def test_choice_logprobs_equal_a_direct_computation(tiny):
-    model, tokenizer = tiny
+def test_choice_logprobs_equal_a_direct_computation(tiny_chat_model):
+    model, tokenizer = tiny_chat_model
     choices = ['calculator"', 'glossary"']
     scores = choice_logprobs(model, tokenizer, CONVERSATIONS[:2], choices, reply_prefix='{"tool": "')
     assert scores.shape == (2, 2)
@@ -79,8 +60,8 @@ def test_choice_logprobs_equal_a_direct_computation(tiny):
         choice_logprobs(model, tokenizer, CONVERSATIONS, [])
 
 
-def test_constrained_chat_writes_only_valid_calls_to_allowed_tools(tiny):
-    model, tokenizer = tiny  # random weights: whatever it "thinks", the call is well formed
+def test_constrained_chat_writes_only_valid_calls_to_allowed_tools(tiny_chat_model):
+    model, tokenizer = tiny_chat_model  # random weights: whatever it "thinks", the call is well formed
     executor = ToolExecutor([calculator_tool(), glossary_tool(load_glossary())], allowed={"glossary"})
     chat = constrained_chat(model, tokenizer, executor, max_argument_tokens=4)
     replies = chat([c + [] for c in CONVERSATIONS])

@@ -4,9 +4,7 @@ import httpx
 import pytest
 import torch
 from fastapi.testclient import TestClient
-from transformers import LlamaConfig, LlamaForCausalLM
 
-from lessons.pretrained import load_smollm2_tokenizer
 from lessons.serve import chat_generator, create_app, read_sse, serve_in_thread, sse_events
 
 
@@ -119,22 +117,6 @@ def test_live_server_streams_over_http():
         )
     with pytest.raises(httpx.ConnectError):  # stopped when the block ended
         httpx.get(f"{url}/health")
-
-
-@pytest.fixture(scope="module")
-def tiny_chat_model():
-    tokenizer = load_smollm2_tokenizer()
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    return LlamaForCausalLM(config).eval(), tokenizer
 
 
 def test_chat_generator_equals_greedy_generate(tiny_chat_model):
