@@ -136,7 +136,8 @@ def global_magnitude_masks(weights: Sequence[torch.Tensor], sparsity: float) -> 
     k = _to_prune(s, scores.numel())
     if k:
         keep[torch.topk(scores, k, largest=False).indices] = False
-    return [m.reshape(w.shape) for m, w in zip(keep.split([w.numel() for w in tensors]), tensors)]
+    pieces = keep.split([w.numel() for w in tensors])
+    return [m.reshape(w.shape) for m, w in zip(pieces, tensors, strict=True)]
 
 
 def row_mask(scores: torch.Tensor, sparsity: float) -> torch.Tensor:
@@ -215,7 +216,7 @@ def apply_masks(weights: Sequence[torch.Tensor], masks: Sequence[torch.Tensor]) 
         raise ValueError(
             f"masks must have one entry per weight: got {len(masks)} masks for {len(weights)} weights"
         )
-    for i, (w, m) in enumerate(zip(weights, masks)):
+    for i, (w, m) in enumerate(zip(weights, masks, strict=True)):
         if check_tensor(f"masks[{i}]", m).shape != check_tensor(f"weights[{i}]", w).shape:
             raise ValueError(f"masks[{i}] must have shape {tuple(w.shape)}, got {tuple(m.shape)}")
         w.mul_(m.to(w.dtype))
