@@ -119,6 +119,7 @@ def test_tensor_parallel_on_two_processes_equals_the_unsplit_mlp() -> None:
     x = torch.randn(4, 8, generator=torch.Generator().manual_seed(123), requires_grad=True)
     y = mlp(x)
     y.pow(2).sum().backward()
+    torch.testing.assert_close(tp["h"], torch.nn.functional.gelu(mlp[0](x)).detach())  # all-gathered
     torch.testing.assert_close(tp["y"], y.detach())
     torch.testing.assert_close(tp["x_grad"], x.grad)
     torch.testing.assert_close(tp["w1_grad"], mlp[0].weight.grad)
@@ -126,10 +127,14 @@ def test_tensor_parallel_on_two_processes_equals_the_unsplit_mlp() -> None:
     assert tp["numel"].tolist() == [128, 128]  # half of 16x8 + 8x16 each
     with pytest.raises(RuntimeError, match="rank 1 is out of sync"):
         run_tensor_parallel(world_size=2, seed=0, desync_rank=1, timeout=90)
+    silent = run_tensor_parallel(world_size=2, seed=0, desync_rank=1, check=False, timeout=90)
+    assert (silent["y"] - y.detach()).abs().max() > 0.05  # without the check the bug goes unnoticed
     with pytest.raises(ValueError, match="world_size"):
         run_tensor_parallel(world_size=3)
     with pytest.raises(ValueError, match="desync_rank"):
         run_tensor_parallel(world_size=2, desync_rank=2)
+    with pytest.raises(TypeError, match="check"):
+        run_tensor_parallel(world_size=2, check=1)  # type: ignore[arg-type]
 
 
 def test_deepspeed_zero_matches_single_process_adam_and_shards_the_state() -> None:
@@ -144,5 +149,23 @@ def test_deepspeed_zero_matches_single_process_adam_and_shards_the_state() -> No
                 torch.testing.assert_close(r[stage]["weights"][k], ref[k], atol=1e-5, rtol=0)
             assert r[stage]["adam_state_numel"] < 0.6 * full_state
         assert sum(r[stage]["adam_state_numel"] for r in ranks) >= full_state
+        assert all(r[stage]["partitions_gradients"] == (stage == 2) for r in ranks)
     with pytest.raises(ValueError, match="stages"):
         train_deepspeed(stages=(3,))
+
+
+def test_ds_config_splits_the_batch_over_the_ranks() -> None:
+    from lessons.distributed import ds_config
+
+    cfg = ds_config(2, world_size=4)
+    assert cfg["zero_optimization"] == {"stage": 2}
+    assert cfg["train_batch_size"] == cfg["train_micro_batch_size_per_gpu"] * 4 == 16
+    with pytest.raises(ValueError, match="stage"):
+        ds_config(4)
+    with pytest.raises(ValueError, match="world_size"):
+        ds_config(1, world_size=3)
+
+
+def test_ddp_checks_the_seed_before_spawning() -> None:
+    with pytest.raises(TypeError, match="seed"):
+        train_ddp(world_size=2, steps=1, seed=1.5, timeout=60)  # type: ignore[arg-type]
