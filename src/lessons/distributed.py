@@ -420,9 +420,10 @@ def _run_on_ranks(fn_name: str, world_size: int, args: tuple, timeout: float) ->
         if not all(f.exists() for f in files):
             raise RuntimeError(f"a process failed; exit codes {[p.exitcode for p in procs]}")
         results = [torch.load(f) for f in files]
-    for r, res in enumerate(results):
-        if isinstance(res, dict) and "error" in res:
-            raise RuntimeError(f"rank {r} failed: {res['error']}")
+    failed = [r for r, res in enumerate(results) if isinstance(res, dict) and "error" in res]
+    if failed:
+        who = f"rank {failed[0]}" if len(failed) == 1 else "ranks " + ", ".join(map(str, failed))
+        raise RuntimeError(f"{who} failed; rank {failed[0]}: {results[failed[0]]['error']}")
     return results
 
 
