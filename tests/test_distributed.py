@@ -14,7 +14,7 @@ def test_data_shapes() -> None:
 
 
 def test_ddp_on_two_processes_equals_full_batch_training() -> None:
-    ddp = train_ddp(world_size=2, steps=3, seed=1, timeout=60)
+    ddp = train_ddp(world_size=2, steps=3, seed=1, timeout=120)
     single = train_single(steps=3, seed=1)
     assert ddp.keys() == single.keys()
     for k in ddp:
@@ -114,7 +114,7 @@ def test_1f1b_keeps_fewer_activations_than_gpipe() -> None:
 def test_tensor_parallel_on_two_processes_equals_the_unsplit_mlp() -> None:
     from lessons.distributed import column_shard, make_mlp, row_shard, run_tensor_parallel
 
-    tp = run_tensor_parallel(world_size=2, seed=0, timeout=90)
+    tp = run_tensor_parallel(world_size=2, seed=0, timeout=120)
     mlp = make_mlp(0)
     x = torch.randn(4, 8, generator=torch.Generator().manual_seed(123), requires_grad=True)
     y = mlp(x)
@@ -126,8 +126,8 @@ def test_tensor_parallel_on_two_processes_equals_the_unsplit_mlp() -> None:
     torch.testing.assert_close(tp["w2_grad"], mlp[2].weight.grad)
     assert tp["numel"].tolist() == [128, 128]  # half of 16x8 + 8x16 each
     with pytest.raises(RuntimeError, match=r"ranks 0, 1 failed; rank 0: .*rank 1 is out of sync"):
-        run_tensor_parallel(world_size=2, seed=0, desync_rank=1, timeout=90)
-    silent = run_tensor_parallel(world_size=2, seed=0, desync_rank=1, check=False, timeout=90)
+        run_tensor_parallel(world_size=2, seed=0, desync_rank=1, timeout=120)
+    silent = run_tensor_parallel(world_size=2, seed=0, desync_rank=1, check=False, timeout=120)
     assert (silent["y"] - y.detach()).abs().max() > 0.05  # without the check the bug goes unnoticed
     replicas = [make_mlp(0), make_mlp(1)]  # what the page simulates in one process: the same wrong output
     with torch.no_grad():
@@ -180,4 +180,4 @@ def test_ds_config_splits_the_batch_over_the_ranks() -> None:
 
 def test_ddp_checks_the_seed_before_spawning() -> None:
     with pytest.raises(TypeError, match="seed"):
-        train_ddp(world_size=2, steps=1, seed=1.5, timeout=60)  # type: ignore[arg-type]
+        train_ddp(world_size=2, steps=1, seed=1.5, timeout=120)  # type: ignore[arg-type]

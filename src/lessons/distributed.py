@@ -116,7 +116,7 @@ def _ddp_worker(rank: int, world_size: int, steps: int, seed: int) -> dict[str, 
 
 
 def train_ddp(
-    world_size: int = 2, steps: int = 5, seed: int = 0, timeout: float = 60.0
+    world_size: int = 2, steps: int = 5, seed: int = 0, timeout: float = 120.0
 ) -> dict[str, torch.Tensor]:
     """Train with DDP on ``world_size`` gloo processes; return rank 0's state dict.
 
@@ -432,7 +432,7 @@ def run_tensor_parallel(
     seed: int = 0,
     desync_rank: int | None = None,
     check: bool = True,
-    timeout: float = 60.0,
+    timeout: float = 120.0,
 ) -> dict[str, torch.Tensor]:
     """Run the MLP of :func:`make_mlp` tensor-parallel on ``world_size`` gloo processes.
 
