@@ -14,7 +14,7 @@ def test_data_shapes() -> None:
 
 
 def test_ddp_on_two_processes_equals_full_batch_training() -> None:
-    ddp = train_ddp(world_size=2, steps=3, seed=1, timeout=60)
+    ddp = train_ddp(world_size=2, steps=3, seed=1, timeout=120)
     single = train_single(steps=3, seed=1)
     assert ddp.keys() == single.keys()
     for k in ddp:
@@ -112,37 +112,72 @@ def test_1f1b_keeps_fewer_activations_than_gpipe() -> None:
 
 
 def test_tensor_parallel_on_two_processes_equals_the_unsplit_mlp() -> None:
-    from lessons.distributed import make_mlp, run_tensor_parallel
+    from lessons.distributed import column_shard, make_mlp, row_shard, run_tensor_parallel
 
-    tp = run_tensor_parallel(world_size=2, seed=0, timeout=90)
+    tp = run_tensor_parallel(world_size=2, seed=0, timeout=120)
     mlp = make_mlp(0)
     x = torch.randn(4, 8, generator=torch.Generator().manual_seed(123), requires_grad=True)
     y = mlp(x)
     y.pow(2).sum().backward()
+    torch.testing.assert_close(tp["h"], torch.nn.functional.gelu(mlp[0](x)).detach())  # all-gathered
     torch.testing.assert_close(tp["y"], y.detach())
     torch.testing.assert_close(tp["x_grad"], x.grad)
     torch.testing.assert_close(tp["w1_grad"], mlp[0].weight.grad)
     torch.testing.assert_close(tp["w2_grad"], mlp[2].weight.grad)
     assert tp["numel"].tolist() == [128, 128]  # half of 16x8 + 8x16 each
-    with pytest.raises(RuntimeError, match="rank 1 is out of sync"):
-        run_tensor_parallel(world_size=2, seed=0, desync_rank=1, timeout=90)
+    with pytest.raises(RuntimeError, match=r"ranks 0, 1 failed; rank 0: .*rank 1 is out of sync"):
+        run_tensor_parallel(world_size=2, seed=0, desync_rank=1, timeout=120)
+    silent = run_tensor_parallel(world_size=2, seed=0, desync_rank=1, check=False, timeout=120)
+    assert (silent["y"] - y.detach()).abs().max() > 0.05  # without the check the bug goes unnoticed
+    replicas = [make_mlp(0), make_mlp(1)]  # what the page simulates in one process: the same wrong output
+    with torch.no_grad():
+        parts = [
+            torch.nn.functional.gelu(x @ column_shard(m[0], r, 2)[0].T + column_shard(m[0], r, 2)[1])
+            @ row_shard(m[2], r, 2).T
+            for r, m in enumerate(replicas)
+        ]
+    torch.testing.assert_close(silent["y"], parts[0] + parts[1] + replicas[0][2].bias)
     with pytest.raises(ValueError, match="world_size"):
         run_tensor_parallel(world_size=3)
     with pytest.raises(ValueError, match="desync_rank"):
         run_tensor_parallel(world_size=2, desync_rank=2)
+    with pytest.raises(TypeError, match="check"):
+        run_tensor_parallel(world_size=2, check=1)  # type: ignore[arg-type]
 
 
 def test_deepspeed_zero_matches_single_process_adam_and_shards_the_state() -> None:
     from lessons.distributed import train_adam_single, train_deepspeed
 
-    ranks = train_deepspeed(stages=(1, 2), world_size=2, steps=3, seed=0, timeout=240)
+    ranks = train_deepspeed(stages=(0, 1, 2), world_size=2, steps=3, seed=0, timeout=240)
     ref = train_adam_single(steps=3, seed=0)
     full_state = 2 * sum(v.numel() for v in ref.values())  # Adam's m and v, unsharded: 2 x 97
+    for r in ranks:  # stage 0 is plain data parallelism: every rank holds all of Adam's state
+        for k in ref:
+            torch.testing.assert_close(r[0]["weights"][k], ref[k], atol=1e-5, rtol=0)
+        assert r[0]["adam_state_numel"] == full_state and not r[0]["partitions_gradients"]
     for stage in (1, 2):
         for r in ranks:
             for k in ref:
                 torch.testing.assert_close(r[stage]["weights"][k], ref[k], atol=1e-5, rtol=0)
             assert r[stage]["adam_state_numel"] < 0.6 * full_state
         assert sum(r[stage]["adam_state_numel"] for r in ranks) >= full_state
+        assert all(r[stage]["partitions_gradients"] == (stage == 2) for r in ranks)
     with pytest.raises(ValueError, match="stages"):
         train_deepspeed(stages=(3,))
+
+
+def test_ds_config_splits_the_batch_over_the_ranks() -> None:
+    from lessons.distributed import ds_config
+
+    cfg = ds_config(2, world_size=4)
+    assert cfg["zero_optimization"] == {"stage": 2}
+    assert cfg["train_batch_size"] == cfg["train_micro_batch_size_per_gpu"] * 4 == 16
+    with pytest.raises(ValueError, match="stage"):
+        ds_config(4)
+    with pytest.raises(ValueError, match="world_size"):
+        ds_config(1, world_size=3)
+
+
+def test_ddp_checks_the_seed_before_spawning() -> None:
+    with pytest.raises(TypeError, match="seed"):
+        train_ddp(world_size=2, steps=1, seed=1.5, timeout=120)  # type: ignore[arg-type]

@@ -1,12 +1,18 @@
-"""Distributed data parallelism on CPU processes (gloo), for the Phase 9 pages.
+"""Distributed training on CPU processes (gloo), for the Phase 9 pages.
 
 Code that runs in a spawned process must be importable by that process, so it lives here and not on
-a page. :func:`train_ddp` starts ``world_size`` processes that train one small linear model with
-``DistributedDataParallel`` and a ``DistributedSampler``; :func:`train_single` trains the same model
-in one process on the full batch. With a mean loss the two agree: DDP all-reduces and averages the
-gradients, and the sampler gives each rank an equal share of the batch.
+a page. Each ``train_*``/``run_*`` function below has a single-process reference it must equal:
 
-Every process gets a timeout (a hang cannot block the caller) and a free port (never a fixed one).
+- data parallelism: :func:`train_ddp` (``DistributedDataParallel`` + ``DistributedSampler``) against
+  :func:`train_single` on the full batch;
+- tensor parallelism (Megatron-LM): :func:`run_tensor_parallel` splits an MLP with
+  :func:`column_shard` and :func:`row_shard`; :func:`assert_in_sync` catches replicas built apart;
+- pipeline parallelism: :func:`pipeline_schedule` simulates GPipe and 1F1B, :func:`bubble_fraction`;
+- ZeRO: :func:`zero_memory_per_gpu` (the paper's arithmetic) and :func:`train_deepspeed` (DeepSpeed
+  stages 1-2 with :func:`ds_config`) against :func:`train_adam_single`.
+
+Every process gets a timeout (a hang cannot block the caller) and a free port (never a fixed one);
+an exception on a rank is raised in the caller with the rank's number.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import multiprocessing as mp
 import os
 import socket
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -24,12 +31,13 @@ from torch import nn
 from lessons.checks import check_float, check_int
 
 __all__ = [
-    "bubble_fraction",
-    "ds_config",
-    "column_shard",
     "assert_in_sync",
+    "bubble_fraction",
+    "column_shard",
+    "ds_config",
     "free_port",
     "make_data",
+    "make_ds_model",
     "make_mlp",
     "make_model",
     "pipeline_schedule",
@@ -89,69 +97,40 @@ def train_single(steps: int = 5, seed: int = 0) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _worker(rank: int, world_size: int, port: int, steps: int, seed: int, out: str, timeout: float) -> None:
-    """One rank: join the gloo group, train with DDP on its share of the batch, rank 0 saves the weights."""
-    import torch.distributed as dist
+def _ddp_worker(rank: int, world_size: int, steps: int, seed: int) -> dict[str, torch.Tensor]:
+    """One rank (its gloo group already joined): train with DDP on its share of the batch."""
     from torch.nn.parallel import DistributedDataParallel
     from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
-        rank=rank,
-        world_size=world_size,
-        timeout=datetime.timedelta(seconds=timeout),
-    )
-    try:
-        dataset = TensorDataset(*make_data(seed))
-        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False)
-        loader = DataLoader(dataset, batch_size=N_SAMPLES // world_size, sampler=sampler)
-        model = DistributedDataParallel(make_model(seed))
-        opt = torch.optim.SGD(model.parameters(), lr=LR)
-        for _ in range(steps):
-            for xb, yb in loader:  # one batch per rank: its half (for 2 ranks) of the 16 rows
-                opt.zero_grad()
-                nn.functional.mse_loss(model(xb), yb).backward()  # backward all-reduces the gradients
-                opt.step()
-        if rank == 0:
-            torch.save(model.module.state_dict(), out)
-    finally:
-        dist.destroy_process_group()
+    dataset = TensorDataset(*make_data(seed))
+    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False)
+    loader = DataLoader(dataset, batch_size=N_SAMPLES // world_size, sampler=sampler)
+    model = DistributedDataParallel(make_model(seed))
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    for _ in range(steps):
+        for xb, yb in loader:  # one batch per rank: its half (for 2 ranks) of the 16 rows
+            opt.zero_grad()
+            nn.functional.mse_loss(model(xb), yb).backward()  # backward all-reduces the gradients
+            opt.step()
+    return {k: v.detach().clone() for k, v in model.module.state_dict().items()}
 
 
 def train_ddp(
-    world_size: int = 2, steps: int = 5, seed: int = 0, timeout: float = 60.0
+    world_size: int = 2, steps: int = 5, seed: int = 0, timeout: float = 120.0
 ) -> dict[str, torch.Tensor]:
     """Train with DDP on ``world_size`` gloo processes; return rank 0's state dict.
 
     Each process is joined with ``timeout`` seconds (and gloo's collectives time out after the same);
     a process still alive then is killed and :class:`TimeoutError` is raised.
+
+    Raises:
+        ValueError: ``world_size`` does not divide the 16 rows, or ``steps``/``timeout`` below range.
+        RuntimeError: a rank failed (the message names it).
+        TimeoutError: a process still ran after ``timeout`` seconds.
     """
     _check(world_size, steps, timeout)
-    ctx = mp.get_context("spawn")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "rank0.pt")
-        port = free_port()
-        procs = [
-            ctx.Process(target=_worker, args=(r, world_size, port, steps, seed, out, timeout))
-            for r in range(world_size)
-        ]
-        for p in procs:
-            p.start()
-        deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout)
-        for p in procs:
-            p.join(max(0.0, (deadline - datetime.datetime.now()).total_seconds()))
-        alive = [p for p in procs if p.is_alive()]
-        for p in alive:
-            p.kill()
-            p.join()
-        if alive:
-            raise TimeoutError(f"{len(alive)} of {world_size} processes still running after {timeout} s")
-        codes = [p.exitcode for p in procs]
-        if any(codes) or not Path(out).exists():
-            raise RuntimeError(f"a DDP process failed; exit codes {codes}")
-        return torch.load(out)
+    check_int("seed", seed)
+    return _run_on_ranks("_ddp_worker", world_size, (steps, seed), timeout)[0]
 
 
 # --- Tensor parallelism (Megatron-LM, 2019): how one rank's shard of a linear layer is cut -------------
@@ -368,10 +347,13 @@ class _CopyToRanks(torch.autograd.Function):
         return grad
 
 
-def _tp_worker(rank: int, world_size: int, seeds: list[int]) -> dict[str, torch.Tensor]:
+def _tp_worker(rank: int, world_size: int, seeds: list[int], check: bool) -> dict[str, torch.Tensor]:
     """One rank of the tensor-parallel MLP: build it in full, check replicas, keep its shards, run it."""
+    import torch.distributed as dist
+
     mlp = make_mlp(seeds[rank])
-    assert_in_sync(mlp)
+    if check:
+        assert_in_sync(mlp)
     fc1, fc2 = mlp[0], mlp[2]
     w1, b1 = (t.detach().clone().requires_grad_() for t in column_shard(fc1, rank, world_size))
     w2 = row_shard(fc2, rank, world_size).detach().clone().requires_grad_()
@@ -380,7 +362,10 @@ def _tp_worker(rank: int, world_size: int, seeds: list[int]) -> dict[str, torch.
     h = nn.functional.gelu(_CopyToRanks.apply(x) @ w1.T + b1)  # (4, 16 / world_size): no communication
     y = _AllReduce.apply(h @ w2.T) + b2  # (4, 8): the one all-reduce
     y.pow(2).sum().backward()
+    blocks = [torch.empty_like(h) for _ in range(world_size)]
+    dist.all_gather(blocks, h.detach())  # only to show it: column-parallel alone ends with an all-gather
     return {
+        "h": torch.cat(blocks, dim=1),
         "y": y.detach(),
         "x_grad": x.grad,
         "w1_grad": w1.grad,
@@ -435,23 +420,30 @@ def _run_on_ranks(fn_name: str, world_size: int, args: tuple, timeout: float) ->
         if not all(f.exists() for f in files):
             raise RuntimeError(f"a process failed; exit codes {[p.exitcode for p in procs]}")
         results = [torch.load(f) for f in files]
-    for r, res in enumerate(results):
-        if isinstance(res, dict) and "error" in res:
-            raise RuntimeError(f"rank {r} failed: {res['error']}")
+    failed = [r for r, res in enumerate(results) if isinstance(res, dict) and "error" in res]
+    if failed:
+        who = f"rank {failed[0]}" if len(failed) == 1 else "ranks " + ", ".join(map(str, failed))
+        raise RuntimeError(f"{who} failed; rank {failed[0]}: {results[failed[0]]['error']}")
     return results
 
 
 def run_tensor_parallel(
-    world_size: int = 2, seed: int = 0, desync_rank: int | None = None, timeout: float = 60.0
+    world_size: int = 2,
+    seed: int = 0,
+    desync_rank: int | None = None,
+    check: bool = True,
+    timeout: float = 120.0,
 ) -> dict[str, torch.Tensor]:
     """Run the MLP of :func:`make_mlp` tensor-parallel on ``world_size`` gloo processes.
 
     The first layer is column-parallel, the second row-parallel, so one all-reduce per forward pass
     (and one per backward pass, for the input's gradient) suffices. Every rank builds the full MLP from
     ``seed``, checks with :func:`assert_in_sync` that all ranks built the same one, and keeps its shards.
-    ``desync_rank`` seeds that rank with ``seed + 1`` instead: the bug the check exists to catch.
+    ``desync_rank`` seeds that rank with ``seed + 1`` instead: the bug the check exists to catch;
+    ``check=False`` leaves the check out, to show that the bug then goes unnoticed.
 
     Returns:
+        ``h`` (4, 16): the first layer's output, its column blocks all-gathered from the ranks;
         ``y`` (4, 8) and ``x_grad`` (4, 8) from rank 0; ``w1_grad`` (16, 8) and ``w2_grad`` (8, 16)
         gathered from the shards; ``numel``: the weight elements each rank holds, shape (world_size,).
 
@@ -466,10 +458,13 @@ def run_tensor_parallel(
     check_int("seed", seed)
     if desync_rank is not None:
         check_int("desync_rank", desync_rank, ge=0, lt=world_size)
+    if not isinstance(check, bool):
+        raise TypeError(f"check must be a bool, got {type(check).__name__}")
     check_float("timeout", timeout, gt=0)
     seeds = [seed + (r == desync_rank) for r in range(world_size)]
-    res = _run_on_ranks("_tp_worker", world_size, (seeds,), timeout)
+    res = _run_on_ranks("_tp_worker", world_size, (seeds, check), timeout)
     return {
+        "h": res[0]["h"],
         "y": res[0]["y"],
         "x_grad": res[0]["x_grad"],
         "w1_grad": torch.cat([r["w1_grad"] for r in res], dim=0),
@@ -483,12 +478,23 @@ def run_tensor_parallel(
 ADAM_LR = 0.05
 
 
-def ds_config(stage: int, micro_batch: int = N_SAMPLES // 2) -> dict:
-    """The DeepSpeed config :func:`train_deepspeed` uses (what would be ``ds_config.json``)."""
+def ds_config(stage: int, world_size: int = 2) -> dict:
+    """The DeepSpeed config :func:`train_deepspeed` passes to ``deepspeed.initialize``.
+
+    It is what a ``ds_config.json`` file would hold (``json.dumps`` of it is that file). The whole
+    batch, ``N_SAMPLES`` rows, is split evenly over ``world_size`` ranks, with no accumulation, so one
+    DeepSpeed step sees the same 16 rows as one step of :func:`train_adam_single`.
+
+    Raises:
+        ValueError: ``stage`` outside 0-3, or ``world_size`` not a divisor of ``N_SAMPLES``.
+    """
     check_int("stage", stage, ge=0, le=3)
-    check_int("micro_batch", micro_batch, ge=1)
+    check_int("world_size", world_size, ge=1)
+    if N_SAMPLES % world_size:
+        raise ValueError(f"world_size must be a positive divisor of {N_SAMPLES}, got {world_size!r}")
     return {
-        "train_micro_batch_size_per_gpu": micro_batch,
+        "train_batch_size": N_SAMPLES,  # = micro batch x accumulation steps x world size
+        "train_micro_batch_size_per_gpu": N_SAMPLES // world_size,
         "gradient_accumulation_steps": 1,
         "gradient_clipping": 0.0,  # DeepSpeed clips at 1.0 unless told: the reference does not clip
         "zero_optimization": {"stage": stage},
@@ -497,7 +503,8 @@ def ds_config(stage: int, micro_batch: int = N_SAMPLES // 2) -> dict:
     }
 
 
-def _make_ds_model(seed: int) -> nn.Sequential:
+def make_ds_model(seed: int = 0) -> nn.Sequential:
+    """The model of the DeepSpeed run: Linear(4, 16), Tanh, Linear(16, 1) (97 parameters), from ``seed``."""
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(N_FEATURES, 16), nn.Tanh(), nn.Linear(16, 1))
 
@@ -506,7 +513,7 @@ def train_adam_single(steps: int = 5, seed: int = 0) -> dict[str, torch.Tensor]:
     """The reference for :func:`train_deepspeed`: the same MLP and Adam, one process, all 16 rows."""
     check_int("steps", steps, ge=1)
     X, y = make_data(seed)
-    model = _make_ds_model(seed)
+    model = make_ds_model(seed)
     opt = torch.optim.Adam(model.parameters(), lr=ADAM_LR)
     for _ in range(steps):
         opt.zero_grad()
@@ -521,6 +528,7 @@ def _ds_worker(rank: int, world_size: int, stages: list[int], steps: int, seed: 
     os.environ.setdefault("DS_ACCELERATOR", "cpu")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # DeepSpeed logs to stdout; the parent reports errors itself
+    warnings.filterwarnings("ignore", category=FutureWarning)  # its all_gather_into_tensor is deprecated
     import deepspeed
     import deepspeed.ops
 
@@ -532,10 +540,10 @@ def _ds_worker(rank: int, world_size: int, stages: list[int], steps: int, seed: 
     xb, yb = X[rank * half : (rank + 1) * half], y[rank * half : (rank + 1) * half]
     out: dict = {}
     for stage in stages:
-        model = _make_ds_model(seed)
+        model = make_ds_model(seed)
         opt = torch.optim.Adam(model.parameters(), lr=ADAM_LR)
         engine, zero_opt, _, _ = deepspeed.initialize(
-            model=model, optimizer=opt, config=ds_config(stage, half)
+            model=model, optimizer=opt, config=ds_config(stage, world_size)
         )
         for _ in range(steps):
             loss = nn.functional.mse_loss(engine(xb), yb)
@@ -550,6 +558,7 @@ def _ds_worker(rank: int, world_size: int, stages: list[int], steps: int, seed: 
             "weights": {k: v.detach().clone() for k, v in engine.module.state_dict().items()},
             "adam_state_numel": state,
             "optimizer": type(zero_opt).__name__,
+            "partitions_gradients": bool(getattr(zero_opt, "partition_gradients", False)),
         }
     return out
 
@@ -564,8 +573,9 @@ def train_deepspeed(
     """Train a small MLP with DeepSpeed ZeRO on ``world_size`` gloo processes, once per stage.
 
     Returns:
-        One dict per rank: ``{stage: {"weights": state dict, "adam_state_numel": int, "optimizer": str}}``;
-        ``adam_state_numel`` counts the elements of Adam's m and v this rank holds.
+        One dict per rank: ``{stage: {"weights": state dict, "adam_state_numel": int, "optimizer": str,
+        "partitions_gradients": bool}}``; ``adam_state_numel`` counts the elements of Adam's m and v
+        this rank holds, ``partitions_gradients`` is DeepSpeed's own flag (True from stage 2 on).
 
     Raises:
         ValueError: a stage outside 0-2 (stage 3 is not run here), or a bad count.
