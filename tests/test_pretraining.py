@@ -86,7 +86,9 @@ def test_lsh_equals_datasketch():
         m.update_batch([x.encode("utf-8") for x in word_shingles(text, k=2)])
         lsh.insert(i, m)
         sigs.append(m.hashvalues)
-    expected = {tuple(sorted((i, j))) for i in range(len(TEXTS)) for j in lsh.query(_minhash(sigs[i])) if j != i}
+    expected = {
+        tuple(sorted((i, j))) for i in range(len(TEXTS)) for j in lsh.query(_minhash(sigs[i])) if j != i
+    }
     pairs = lsh_candidate_pairs(np.stack(sigs), 8, 4)
     assert pairs == expected and (0, 3) in pairs and (0, 2) not in pairs
 
@@ -133,12 +135,17 @@ def test_document_mask_equals_separate_attention():
 
 def test_train_char_llama_learns_and_validates():
     ids = torch.arange(400) % 5  # a periodic stream: perfectly predictable
-    cfg = LlamaConfig(vocab_size=5, dim=16, n_layer=1, n_head=2, n_kv_head=2, hidden_dim=32, tie_embeddings=True)
+    cfg = LlamaConfig(
+        vocab_size=5, dim=16, n_layer=1, n_head=2, n_kv_head=2, hidden_dim=32, tie_embeddings=True
+    )
     run = train_char_llama(cfg, ids, ids[:100], steps=60, batch_size=8, seq_len=16, lr=1e-2, seed=0)
     assert run.val_loss < 0.2 < run.losses[0]
     assert run.n_tokens == 60 * 8 * 16 and run.n_non_embedding == run.n_params - 5 * 16
     again = train_char_llama(cfg, ids, ids[:100], steps=3, batch_size=4, seq_len=16, seed=1)
-    assert again.losses == train_char_llama(cfg, ids, ids[:100], steps=3, batch_size=4, seq_len=16, seed=1).losses
+    assert (
+        again.losses
+        == train_char_llama(cfg, ids, ids[:100], steps=3, batch_size=4, seq_len=16, seed=1).losses
+    )
     with pytest.raises(ValueError, match="steps"):
         train_char_llama(cfg, ids, ids, steps=0, batch_size=4)
     with pytest.raises(ValueError, match="val_ids"):
@@ -194,9 +201,12 @@ def test_greedy_answer_matches_equals_generate():
     expected, answers = [], []
     for i, q in enumerate(questions):
         with torch.no_grad():
-            out = model.generate(torch.tensor([prefix + q]), max_new_tokens=2, do_sample=False, pad_token_id=0)
+            out = model.generate(
+                torch.tensor([prefix + q]), max_new_tokens=2, do_sample=False, pad_token_id=0
+            )
         greedy = out[0, len(prefix) + len(q) :].tolist()
-        answers.append(greedy if i % 2 == 0 else [greedy[0], (greedy[1] + 1) % 30])  # odd rows: a wrong 2nd token
+        # odd rows: a wrong second token
+        answers.append(greedy if i % 2 == 0 else [greedy[0], (greedy[1] + 1) % 30])
         expected.append(i % 2 == 0)
     for batch_size in (1, 3):
         got = greedy_answer_matches(model, prefix, questions, answers, batch_size=batch_size)

@@ -245,7 +245,7 @@ def pack_documents(
 
 
 def document_causal_mask(doc_ids: torch.Tensor) -> torch.Tensor:
-    """Block-diagonal causal mask: position ``i`` may attend to ``j`` iff ``j <= i`` and both are in one document.
+    """Block-diagonal causal mask: ``i`` may attend to ``j`` iff ``j <= i`` and both are in one document.
 
     Padding (``doc_id == -1``) attends only to itself, so that no row of the mask is empty.
 
@@ -306,7 +306,7 @@ def training_flops(n_params: float, n_tokens: float) -> float:
 
 
 def chinchilla_optimal(compute: float, tokens_per_param: float = 20.0) -> tuple[float, float]:
-    r"""Model size and tokens that spend `compute` with $D = k N$ tokens (Hoffmann et al. 2022: $k \approx 20$).
+    r"""Model size and tokens that spend `compute` with $D = kN$ (Hoffmann et al. 2022: $k \approx 20$).
 
     From $C = 6ND$ and $D = kN$: $N = \sqrt{C / 6k}$, $D = kN$.
 
@@ -514,7 +514,7 @@ def greedy_answer_matches(
     out: list[bool] = []
     for start in range(0, len(questions), batch_size):
         qs, ans = questions[start : start + batch_size], answers[start : start + batch_size]
-        rows = [list(q) + list(a) for q, a in zip(qs, ans)]
+        rows = [list(q) + list(a) for q, a in zip(qs, ans, strict=True)]
         n, width = len(rows), max(map(len, rows))
         ids = torch.zeros(n, width, dtype=torch.long)
         mask = torch.zeros(n, len(prefix) + width, dtype=torch.long)
@@ -527,12 +527,14 @@ def greedy_answer_matches(
             if len(prefix):
                 model.model(input_ids=prefix_ids, cache=cache, use_cache=True)
                 cache.batch_repeat_interleave(n)
-            hidden = model.model(input_ids=ids, attention_mask=mask, cache=cache, use_cache=True).last_hidden_state
-            for i, (q, a) in enumerate(zip(qs, ans)):
+            body = model.model(input_ids=ids, attention_mask=mask, cache=cache, use_cache=True)
+            hidden = body.last_hidden_state
+            for i, (q, a) in enumerate(zip(qs, ans, strict=True)):
                 # the logits that predict answer token k sit one position before it
                 first = len(q) - 1  # -1: the last prefix token predicts the answer's first token
                 if first < 0:
-                    h = torch.cat([model.model(input_ids=prefix_ids).last_hidden_state[0, -1:], hidden[i, : len(a) - 1]])
+                    last = model.model(input_ids=prefix_ids).last_hidden_state[0, -1:]
+                    h = torch.cat([last, hidden[i, : len(a) - 1]])
                 else:
                     h = hidden[i, first : first + len(a)]
                 out.append(torch.equal(model.lm_head(h).argmax(-1), torch.tensor(list(a))))
