@@ -206,7 +206,8 @@ def choice_logprobs(
     """How likely the model finds each choice as the continuation of each conversation's reply.
 
     For conversation b and choice c this is $\\log p(c \\mid \\text{prompt}_b + \\text{reply\\_prefix}_b)$,
-    the sum of the log-probabilities of the choice's tokens, all computed in one batched forward pass. It
+    the sum of the log-probabilities of the choice's tokens, all computed in one batched pass: each prompt
+    is read once and its key-value cache repeated for the C choices. It
     is how a fixed set of answers (tool names, labels) is picked without letting the model write anything
     else: constrained decoding in its simplest form.
 
@@ -229,10 +230,14 @@ def choice_logprobs(
     # The prompt's tokens end where each choice's begin: tokenize them apart and join the ids.
     choice_ids = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in choices]
     keep = max(len(c) for c in choice_ids) + 1
-    pairs = [(t, c) for t in texts for c in range(len(choices))]
+    n_choices = len(choices)
+    pairs = [(b, c) for b in range(len(texts)) for c in range(n_choices)]  # row b * C + c
     with torch.inference_mode():
-        batch = _Batch(model, tokenizer, [t for t, _ in pairs], keep=1)  # the prompts alone, cached
-        first = batch.logits[:, -1].log_softmax(-1)  # (N, V): the first token of each choice
+        batch = _Batch(model, tokenizer, texts, keep=1)  # each prompt once ...
+        batch.cache.batch_repeat_interleave(n_choices)  # ... its cache repeated for every choice
+        batch.mask = batch.mask.repeat_interleave(n_choices, 0)
+        batch.positions = batch.positions.repeat_interleave(n_choices, 0)
+        first = batch.logits[:, -1].log_softmax(-1).repeat_interleave(n_choices, 0)  # (B*C, V)
         scores = torch.tensor([float(first[n, choice_ids[c][0]]) for n, (_, c) in enumerate(pairs)])
         rest = [choice_ids[c] for _, c in pairs]
         for k in range(1, keep - 1):  # later tokens, fed one position at a time
