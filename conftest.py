@@ -22,6 +22,7 @@ import random
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -85,6 +86,43 @@ with contextlib.redirect_stdout(io.StringIO()):
 
 _STATUS = pytest.StashKey[str | None]()
 
+# Weight initialisation, as torch ships it. `transformers` swaps these functions (in torch.nn.init and in the
+# torch.nn.modules that imported them by name) for no-ops while it loads a checkpoint, and accelerate swaps
+# Module.register_parameter; should one swap ever outlive its `with` block, every later model in that process
+# would start from uninitialised memory. Each test starts from the originals, and a swap found is reported.
+_INIT_MODULES = [torch.nn.init] + [
+    getattr(torch.nn.modules, m)  # each imported some init functions by name
+    for m in (
+        "activation",
+        "batchnorm",
+        "conv",
+        "linear",
+        "loss",
+        "normalization",
+        "rnn",
+        "sparse",
+        "transformer",
+    )
+]
+_INIT_ORIGINALS = {
+    (module, name): getattr(module, name)
+    for module in _INIT_MODULES
+    for name in dir(torch.nn.init)
+    if name.endswith("_") and not name.startswith("_") and hasattr(module, name)
+}
+_INIT_ORIGINALS[(torch.nn.Module, "register_parameter")] = torch.nn.Module.register_parameter
+_INIT_ORIGINALS[(torch.nn.Module, "register_buffer")] = torch.nn.Module.register_buffer
+
+
+def _restore_weight_init() -> list[str]:
+    """Put back any swapped initialisation function; return the names of those that were swapped."""
+    swapped = []
+    for (owner, name), original in _INIT_ORIGINALS.items():
+        if getattr(owner, name) is not original:
+            setattr(owner, name, original)
+            swapped.append(f"{owner.__name__}.{name}")
+    return swapped
+
 
 def _git_status() -> str | None:
     """`git status --porcelain` of the checkout (None outside a git work tree)."""
@@ -118,6 +156,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.hookimpl(trylast=True)  # after pytest-socket, which lifts its restrictions between tests
 def pytest_runtest_setup(item: pytest.Item) -> None:
     socket_allow_hosts(LOOPBACK, allow_unix_socket=True)
+    swapped = _restore_weight_init()
+    if swapped:
+        names = ", ".join(swapped)
+        warnings.warn(f"an earlier test left weight initialisation swapped (restored): {names}", stacklevel=1)
     random.seed(SEED)
     np.random.seed(SEED)
     torch.manual_seed(SEED)
