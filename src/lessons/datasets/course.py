@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import yaml
 
 from lessons.checks import check_choice
 
-__all__ = ["GlossaryTerm", "Section", "load_glossary", "load_course_sections"]
+__all__ = ["GlossaryTerm", "Section", "load_glossary", "load_lora_project_terms", "load_course_sections"]
 
 _ROOT = Path(__file__).resolve().parents[3]  # src/lessons/datasets/course.py -> the checkout
 
@@ -100,6 +101,28 @@ def load_glossary() -> list[GlossaryTerm]:
         for group in groups
         for t in group["terms"]
     ]
+
+
+def load_lora_project_terms() -> list[GlossaryTerm]:
+    """The glossary terms the phase-12 LoRA project trains and tests on: a frozen list of ids.
+
+    The project's numbers depend on which terms exist, so it reads the 329 ids of
+    ``src/lessons/data/lora_project_terms.txt`` (the glossary of 2026-12-03) instead of the whole glossary:
+    terms added later change nothing there, while an edit to a listed term's wording still shows.
+
+    Returns:
+        The listed `GlossaryTerm` s, in the glossary's order.
+
+    Raises:
+        ValueError: a listed id is no longer in the glossary (say which, so the list can be mended).
+    """
+    text = resources.files("lessons").joinpath("data/lora_project_terms.txt").read_text(encoding="utf-8")
+    ids = {line for line in text.splitlines() if line and not line.startswith("#")}
+    terms = [t for t in load_glossary() if t.id in ids]
+    missing = sorted(ids - {t.id for t in terms})
+    if missing:
+        raise ValueError(f"lora_project_terms.txt lists ids the glossary no longer has: {', '.join(missing)}")
+    return terms
 
 
 _HEADING = re.compile(r"^(#{2,3}) (.+?) \{#([\w-]+)\}\s*$")
