@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from lessons.checks import check_float, check_int, check_tensor
+from lessons.models import count_parameters
 from lessons.models.llama import Llama, LlamaConfig
 
 __all__ = [
@@ -283,7 +284,7 @@ def non_embedding_params(model: Llama) -> int:
     """
     if not isinstance(model, Llama):
         raise ValueError(f"model must be a lessons.models.llama.Llama, got {type(model).__name__}")
-    total = sum(p.numel() for p in model.parameters())
+    total = count_parameters(model)
     embedding = model.embed_tokens.weight.numel()
     if model.lm_head.weight is not model.embed_tokens.weight:
         embedding += model.lm_head.weight.numel()
@@ -464,7 +465,7 @@ def train_char_llama(
     return CharLMRun(
         model=model,
         val_loss=_val_loss(model, val_ids, seq_len),
-        n_params=sum(p.numel() for p in model.parameters()),
+        n_params=count_parameters(model),
         n_non_embedding=non_embedding_params(model),
         n_tokens=steps * batch_size * seq_len,
         losses=losses,
