@@ -161,7 +161,7 @@ def _outside_code(markdown: str) -> Iterator[str]:
 
 def scan_markdown(markdown: str, path: str = "") -> PageIndex:
     """Index a Markdown text: title (first ``#`` heading), anchors (explicit ids and heading slugs)."""
-    index = PageIndex(path=path, placeholder=bool(PLACEHOLDER.search(markdown)))
+    index = PageIndex(path=path, placeholder=is_unwritten(markdown))
     seen: dict[str, int] = {}
     for line in _outside_code(markdown):
         heading = _HEADING.match(line)

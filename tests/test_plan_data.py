@@ -347,6 +347,8 @@ def test_scan_markdown_finds_ids_and_slugs_but_not_code():
 def test_placeholder_pages_are_recognised():
     assert rd.scan_markdown('# X\n\n!!! info "本章正在编写"\n').placeholder
     assert not rd.scan_markdown("# X\n\n## A {#a}\n").placeholder
+    # a written page that still lists one unwritten section ("（编写中）" in a table) is written
+    assert not rd.scan_markdown("# X\n\n## A {#a}\n\n| 实例分割（编写中） | 10.6 |\n").placeholder
 
 
 def test_resolve_reports_missing_pages_and_anchors():
