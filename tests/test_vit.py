@@ -8,7 +8,14 @@ import torch
 import transformers
 from torch import nn
 
-from lessons.models.vit import HybridViT, PatchEmbedding, ViT, patchify, sincos_position_embedding_2d
+from lessons.models.vit import (
+    HybridViT,
+    PatchEmbedding,
+    ViT,
+    patchify,
+    similarity_by_distance,
+    sincos_position_embedding_2d,
+)
 
 
 def small_vit(**kwargs: object) -> ViT:
@@ -104,3 +111,12 @@ def test_errors() -> None:
         patchify(torch.rand(10, 10), 2)
     with pytest.raises(ValueError, match="divisible by 4"):
         sincos_position_embedding_2d(4, 10)
+
+
+def test_similarity_by_distance() -> None:
+    sims = similarity_by_distance(sincos_position_embedding_2d(5, 32))
+    assert sims.shape == (8,) and bool((sims[:6] > sims[1:7]).all()) and sims[0] > sims[-1] + 0.2
+    same = similarity_by_distance(torch.ones(9, 4))
+    assert torch.allclose(same, torch.ones(4))
+    with pytest.raises(ValueError, match=r"\(G\*G, D\)"):
+        similarity_by_distance(torch.ones(10, 4))

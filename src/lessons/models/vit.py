@@ -26,7 +26,14 @@ from torch import nn
 from lessons.checks import check_choice, check_float, check_int, check_tensor
 from lessons.models.transformer import EncoderLayer, sinusoidal_encoding
 
-__all__ = ["HybridViT", "PatchEmbedding", "ViT", "patchify", "sincos_position_embedding_2d"]
+__all__ = [
+    "HybridViT",
+    "PatchEmbedding",
+    "ViT",
+    "patchify",
+    "similarity_by_distance",
+    "sincos_position_embedding_2d",
+]
 
 
 def _check_images(x: torch.Tensor, channels: int, size: int, model: str) -> None:
@@ -85,6 +92,32 @@ def sincos_position_embedding_2d(grid_size: int, dim: int) -> torch.Tensor:
     rows = pe[:, None, :].expand(G, G, dim // 2)  # patch (i, j) gets the code of row i ...
     cols = pe[None, :, :].expand(G, G, dim // 2)  # ... and of column j
     return torch.cat([rows, cols], dim=-1).reshape(G * G, dim)
+
+
+def similarity_by_distance(table: torch.Tensor) -> torch.Tensor:
+    """Mean cosine similarity between the position embeddings of two patches, by their distance on the grid.
+
+    A measured check of what position embeddings encode: if they encode the 2-D layout, patches that are
+    close (in rows plus columns, ``|Δr| + |Δc|``) get more similar embeddings than patches far apart.
+
+    Args:
+        table: ``(G·G, D)`` embeddings of a ``G × G`` grid in row-major order (no class token).
+
+    Returns:
+        ``(2G - 2,)`` float: entry ``k - 1`` is the mean similarity over all pairs at distance ``k``.
+
+    Raises:
+        ValueError: `table` is not 2-D with a square number of rows (at least 4).
+    """
+    check_tensor("table", table)
+    G = int(round(len(table) ** 0.5)) if table.ndim == 2 else 0
+    if table.ndim != 2 or G < 2 or len(table) != G * G:
+        raise ValueError(f"table must have shape (G*G, D) with G >= 2, got {tuple(table.shape)}")
+    unit = F.normalize(table.detach().float(), dim=-1)
+    sim = unit @ unit.T
+    r, c = torch.arange(G).repeat_interleave(G), torch.arange(G).repeat(G)
+    dist = (r[:, None] - r).abs() + (c[:, None] - c).abs()
+    return torch.stack([sim[dist == k].mean() for k in range(1, 2 * G - 1)])
 
 
 class PatchEmbedding(nn.Module):
