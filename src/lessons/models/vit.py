@@ -327,10 +327,16 @@ class HybridViT(nn.Module):
     Args:
         stem: any module mapping ``(B, in_channels, image_size, image_size)`` to ``(B, C', S, S)``.
         image_size: side of the input images.
-        num_classes, dim, depth, heads, mlp_dim: as for `ViT`.
+        num_classes: as for `ViT`.
+        dim: as for `ViT`.
+        depth: as for `ViT`.
+        heads: as for `ViT`.
+        mlp_dim: as for `ViT`.
         in_channels: channels of the input images.
         patch_size: patch size on the feature map (divides ``S``).
-        pos_embedding, dropout, layer_norm_eps: as for `ViT`.
+        pos_embedding: as for `ViT`.
+        dropout: as for `ViT`.
+        layer_norm_eps: as for `ViT`.
 
     Attributes:
         stem: the convolutional stem.
