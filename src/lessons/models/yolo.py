@@ -316,7 +316,8 @@ def task_aligned_assign(
     boxes = gt_boxes.gather(1, index[..., None].expand(b, a, 4)) * foreground[..., None]
     labels = gt_labels.gather(1, index) * foreground
     align = align * chosen
-    norm = align / align.amax(-1, keepdim=True).clamp(min=1e-9) * (iou * chosen).amax(-1, keepdim=True)
+    norm = align / align.amax(-1, keepdim=True).clamp(min=torch.finfo(align.dtype).tiny)
+    norm = norm * (iou * chosen).amax(-1, keepdim=True)
     soft = norm.amax(1)  # (B, A)
     target_scores = F.one_hot(labels, c).float() * (soft * foreground)[..., None]
     return Assignment(foreground, boxes, labels, target_scores, torch.where(foreground, index, -1))
