@@ -24,7 +24,7 @@ def test_scenes_are_deterministic_and_consistent():
     images, targets = make_detection_scenes(20, size=48, max_objects=4, seed=3)
     again, targets2 = make_detection_scenes(20, size=48, max_objects=4, seed=3)
     assert images.shape == (20, 1, 48, 48) and images.dtype == torch.float32
-    assert torch.equal(images, again) and 0 <= images.min() and images.max() <= 1
+    assert torch.equal(images, again) and images.min() >= 0 and images.max() <= 1
     assert len(targets) == 20
     for t, t2 in zip(targets, targets2, strict=True):
         m = len(t["boxes"])
@@ -35,7 +35,12 @@ def test_scenes_are_deterministic_and_consistent():
         assert (t["masks"].sum(0) <= 1).all()  # visible masks never overlap
         for box, mask in zip(t["boxes"], t["masks"], strict=True):
             ys, xs = mask.nonzero().unbind(1)
-            assert box.tolist() == [xs.min().item(), ys.min().item(), xs.max().item() + 1, ys.max().item() + 1]
+            assert box.tolist() == [
+                xs.min().item(),
+                ys.min().item(),
+                xs.max().item() + 1,
+                ys.max().item() + 1,
+            ]
     assert not torch.equal(images, make_detection_scenes(20, size=48, seed=4)[0])
 
 
@@ -57,7 +62,11 @@ def test_forward_shapes_and_points():
     assert cls_logits.shape == (2, a, 3) and box_logits.shape == (2, a, 4, 6)
     points, strides = make_points((32, 32), model.strides)
     assert points.shape == (a, 2) and strides.tolist() == [4.0] * 64 + [8.0] * 16 + [16.0] * 4
-    assert points[0].tolist() == [2.0, 2.0] and points[1].tolist() == [6.0, 2.0] and points[64].tolist() == [4.0, 4.0]
+    assert (
+        points[0].tolist() == [2.0, 2.0]
+        and points[1].tolist() == [6.0, 2.0]
+        and points[64].tolist() == [4.0, 4.0]
+    )
 
 
 def test_decode_boxes_is_the_expected_distance():
@@ -100,14 +109,21 @@ def test_task_aligned_assign_picks_points_inside_the_object():
     iou = box_iou(pred[0], targets[0]["boxes"])[:, 0]
     assert torch.isclose(t.scores[0, :, 1].max(), iou[t.foreground[0]].max())  # the best point's target
     assert (t.scores[0, :, 0] == 0).all()
-    empty = task_aligned_assign(cls_logits, pred, points, [{"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long)}])
+    empty = task_aligned_assign(
+        cls_logits, pred, points, [{"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long)}]
+    )
     assert not empty.foreground.any() and (empty.scores == 0).all()
 
 
 def test_a_point_shared_by_two_objects_keeps_the_better_overlap():
     points, strides = make_points((16, 16), (8,))
     pred = decode_boxes(torch.zeros(1, 4, 4, 3), points, strides)  # 16 x 16 boxes around each point
-    targets = [{"boxes": torch.tensor([[0.0, 0.0, 16.0, 16.0], [2.0, 2.0, 6.0, 6.0]]), "labels": torch.tensor([0, 1])}]
+    targets = [
+        {
+            "boxes": torch.tensor([[0.0, 0.0, 16.0, 16.0], [2.0, 2.0, 6.0, 6.0]]),
+            "labels": torch.tensor([0, 1]),
+        }
+    ]
     t = task_aligned_assign(torch.zeros(1, 4, 2), pred, points, targets, topk=4, beta=1.0)
     assert t.foreground[0, 0] and t.object_index[0, 0] == 0  # point (4, 4): the big box overlaps it more
     assert t.foreground.sum() == 4 and (t.object_index[0] == 0).all()

@@ -612,9 +612,11 @@ def make_detection_scenes(
         for v in visible:
             rows, cols = np.flatnonzero(v.any(1)), np.flatnonzero(v.any(0))
             boxes.append([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1])
-        targets.append({
-            "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-            "labels": torch.tensor(kinds, dtype=torch.int64),
-            "masks": torch.from_numpy(np.stack(visible)) if visible else torch.zeros(0, size, size, dtype=torch.bool),
-        })  # fmt: skip
+        targets.append(
+            {
+                "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+                "labels": torch.tensor(kinds, dtype=torch.int64),
+                "masks": torch.from_numpy(np.stack(visible)),  # at least one object per scene
+            }
+        )
     return torch.from_numpy(images)[:, None], targets

@@ -121,12 +121,14 @@ class YOLODetector(nn.Module):
         self.cls_heads, self.box_heads = nn.ModuleList(), nn.ModuleList()
         for level in self.levels:
             c, hidden = channels[level], max(channels[level], 16)
-            cls = nn.Sequential(conv_bn_silu(c, hidden), conv_bn_silu(hidden, hidden), nn.Conv2d(hidden, num_classes, 1))
-            box = nn.Sequential(conv_bn_silu(c, hidden), conv_bn_silu(hidden, hidden), nn.Conv2d(hidden, 4 * reg_max, 1))
+            cls = nn.Sequential(conv_bn_silu(c, hidden), conv_bn_silu(hidden, hidden))
+            cls.append(nn.Conv2d(hidden, num_classes, 1))
+            box = nn.Sequential(conv_bn_silu(c, hidden), conv_bn_silu(hidden, hidden))
+            box.append(nn.Conv2d(hidden, 4 * reg_max, 1))
             nn.init.constant_(cls[-1].bias, -4.6)  # a prior of 1%: most points see background
             nn.init.constant_(box[-1].bias, 1.0)  # as YOLOv8 starts its box logits
             self.cls_heads.append(cls)
-            self.box_heads.append(box)  # fmt: skip
+            self.box_heads.append(box)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Class logits and box-distance logits of every anchor point (see the class docstring)."""
@@ -165,14 +167,17 @@ def make_points(image_size: tuple[int, int], strides: Sequence[int]) -> tuple[Te
     for s in strides:
         if height % s or width % s:
             raise ValueError(f"image_size must be divisible by every stride, got {image_size} and stride {s}")
-        ys, xs = torch.meshgrid(torch.arange(height // s) + 0.5, torch.arange(width // s) + 0.5, indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(height // s) + 0.5, torch.arange(width // s) + 0.5, indexing="ij"
+        )
         points.append(torch.stack([xs, ys], -1).reshape(-1, 2) * s)
         out_strides.append(torch.full((len(points[-1]),), float(s)))
     return torch.cat(points), torch.cat(out_strides)
 
 
 def _check_head(box_logits: object, points: object, strides: object) -> tuple[Tensor, Tensor, Tensor]:
-    box_logits, points, strides = (check_tensor(k, v) for k, v in [("box_logits", box_logits), ("points", points), ("strides", strides)])  # fmt: skip
+    box_logits = check_tensor("box_logits", box_logits)
+    points, strides = check_tensor("points", points), check_tensor("strides", strides)
     if box_logits.ndim != 4 or box_logits.shape[2] != 4:
         raise ValueError(f"box_logits must have shape (B, A, 4, reg_max), got {tuple(box_logits.shape)}")
     a = box_logits.shape[1]
@@ -289,7 +294,8 @@ def task_aligned_assign(
     Raises:
         TypeError, ValueError: bad types, shapes or ranges.
     """
-    cls_logits, pred_boxes, points = (check_tensor(k, v) for k, v in [("cls_logits", cls_logits), ("pred_boxes", pred_boxes), ("points", points)])  # fmt: skip
+    cls_logits, pred_boxes = check_tensor("cls_logits", cls_logits), check_tensor("pred_boxes", pred_boxes)
+    points = check_tensor("points", points)
     b, a, c = cls_logits.shape
     if pred_boxes.shape != (b, a, 4) or points.shape != (a, 2):
         raise ValueError(
@@ -340,7 +346,8 @@ def dfl_loss(box_logits: Tensor, target_distance: Tensor) -> Tensor:
     Raises:
         TypeError, ValueError: bad types or shapes.
     """
-    box_logits, target_distance = check_tensor("box_logits", box_logits), check_tensor("target_distance", target_distance)  # fmt: skip
+    box_logits = check_tensor("box_logits", box_logits)
+    target_distance = check_tensor("target_distance", target_distance)
     if box_logits.shape[:-1] != target_distance.shape:
         raise ValueError(
             f"box_logits (..., reg_max) and target_distance (...) must match, got {tuple(box_logits.shape)} "
@@ -350,7 +357,9 @@ def dfl_loss(box_logits: Tensor, target_distance: Tensor) -> Tensor:
     left = d.floor().long()
     w_right = d - left
     log_p = box_logits.log_softmax(-1)
-    return -(log_p.gather(-1, left[..., None])[..., 0] * (1 - w_right) + log_p.gather(-1, left[..., None] + 1)[..., 0] * w_right)  # fmt: skip
+    log_left = log_p.gather(-1, left[..., None])[..., 0]
+    log_right = log_p.gather(-1, left[..., None] + 1)[..., 0]
+    return -(log_left * (1 - w_right) + log_right * w_right)
 
 
 def yolo_loss(
@@ -428,7 +437,10 @@ def postprocess(
     max_detections = check_int("max_detections", max_detections, ge=1)
     boxes = decode_boxes(box_logits, points, strides)
     if cls_logits.shape != (*boxes.shape[:2], cls_logits.shape[-1]):
-        raise ValueError(f"cls_logits must have shape (B, A, C) = {tuple(boxes.shape[:2])} + (C,), got {tuple(cls_logits.shape)}")  # fmt: skip
+        raise ValueError(
+            f"cls_logits must have shape (B, A, C) with (B, A) = {tuple(boxes.shape[:2])}, "
+            f"got {tuple(cls_logits.shape)}"
+        )
     scores, labels = cls_logits.sigmoid().max(-1)
     out = []
     for b, s, c in zip(boxes, scores, labels, strict=True):
@@ -472,7 +484,10 @@ def train_yolo(
     """
     images = check_tensor("images", images)
     if images.ndim != 4 or len(targets) != len(images):
-        raise ValueError(f"images must be (N, C, H, W) with one target dict each, got {tuple(images.shape)} and {len(targets)} targets")  # fmt: skip
+        raise ValueError(
+            "images must be (N, C, H, W) with one target dict each, "
+            f"got {tuple(images.shape)} and {len(targets)} targets"
+        )
     check_int("epochs", epochs, ge=1)
     check_int("batch_size", batch_size, ge=1)
     lr, weight_decay = check_float("lr", lr, gt=0), check_float("weight_decay", weight_decay, ge=0)
@@ -483,7 +498,8 @@ def train_yolo(
     steps = epochs * -(-len(images) // batch_size)
     warmup = max(1, steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda k: min(1.0, (k + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps))
+        optimizer,
+        lambda k: min(1.0, (k + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps)),
     )
     model.train()
     history = []
@@ -496,7 +512,9 @@ def train_yolo(
                 x[mirror] = x[mirror].flip(-1)
                 for k in mirror.nonzero().flatten().tolist():
                     bx = batch[k]["boxes"]
-                    batch[k]["boxes"] = torch.stack([width - bx[:, 2], bx[:, 1], width - bx[:, 0], bx[:, 3]], 1)
+                    batch[k]["boxes"] = torch.stack(
+                        [width - bx[:, 2], bx[:, 1], width - bx[:, 0], bx[:, 3]], 1
+                    )
             cls_logits, box_logits = model(x)
             loss, _ = yolo_loss(cls_logits, box_logits, points, strides, batch)
             optimizer.zero_grad()
