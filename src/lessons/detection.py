@@ -550,7 +550,7 @@ def make_detection_scenes(
 
     The scenes are those of `lessons.segmentation.make_scenes`, made for detection: each is a crop of one
     scikit-image texture (brick, grass or gravel); on it, 1 to `max_objects` shapes (a disc, a square or
-    an upright triangle, each about 14–40% of the side across) are drawn one after the other, each one flat
+    an upright triangle, each about 13–45% of the side across) are drawn one after the other, each one flat
     grey, two texture standard deviations brighter or darker than the mean. A later shape may hide part of
     an earlier one, but a shape is only placed where every earlier object keeps at least 60% of its pixels
     visible (it is dropped after 20 tries), so every object stays recognisable. An object's mask is what
