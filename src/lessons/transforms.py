@@ -4,7 +4,8 @@
   `AddGaussianNoise`, chained with `Compose`. They are classes defined here, not in a chapter's code block,
   so that ``DataLoader(num_workers=2)`` can pickle them into its worker processes;
 * per batch ``(N, C, H, W)``, applied on the device after slicing (see `lessons.train.TensorLoader`):
-  `random_crop_flip`, and `normalize` with the statistics of `channel_stats`.
+  `random_crop_flip`, `random_crop` (a smaller window, shifted at random), `random_brightness`, and
+  `normalize` with the statistics of `channel_stats`.
 
 Examples:
     >>> import torch
@@ -25,7 +26,16 @@ import torch.nn.functional as F
 
 from lessons.checks import check_callable, check_float, check_int, check_tensor
 
-__all__ = ["AddGaussianNoise", "Compose", "RandomAffine", "channel_stats", "normalize", "random_crop_flip"]
+__all__ = [
+    "AddGaussianNoise",
+    "Compose",
+    "RandomAffine",
+    "channel_stats",
+    "normalize",
+    "random_brightness",
+    "random_crop",
+    "random_crop_flip",
+]
 
 
 def _check_batch(name: str, x: object) -> torch.Tensor:
@@ -142,6 +152,88 @@ def random_crop_flip(
         mirror = (torch.rand(n, generator=generator) < 0.5).to(x.device)
         out = torch.where(mirror[:, None, None, None], out.flip(3), out)
     return out
+
+
+def random_crop(
+    x: torch.Tensor,
+    size: int,
+    *,
+    padding: int = 0,
+    flip: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Cut a ``size × size`` window out of each image at a random offset (and mirror half of them).
+
+    Unlike `random_crop_flip`, the output is smaller than the input and the border is padded by repeating
+    the edge pixels, not with zeros, so a shifted image shows no black band. With ``padding=0`` a 25×25
+    image gives 24×24 windows shifted by 0 or 1 pixel; ``padding=p`` allows ``p`` more pixels each way.
+
+    Args:
+        x: images ``(N, C, H, W)`` with ``H, W >= size``.
+        size: height and width of the windows.
+        padding: pixels of edge replication added on every side first.
+        flip: mirror a random half of the batch left-right.
+        generator: optional RNG on the CPU for reproducible draws.
+
+    Returns:
+        ``(N, C, size, size)``, same dtype.
+
+    Raises:
+        TypeError: `x` is not a tensor, or `size`/`padding` not ints.
+        ValueError: `x` is not 4-D, `size` < 1 or larger than the padded image, or `padding` < 0.
+
+    Examples:
+        >>> import torch
+        >>> random_crop(torch.rand(4, 1, 25, 25), 24).shape
+        torch.Size([4, 1, 24, 24])
+    """
+    x = _check_batch("x", x)
+    check_int("size", size, ge=1)
+    padding = check_int("padding", padding, ge=0)
+    n, c, h, w = x.shape
+    if size > min(h, w) + 2 * padding:
+        raise ValueError(f"size must be at most the padded image side {min(h, w) + 2 * padding}, got {size}")
+    if padding:
+        x = F.pad(x, (padding,) * 4, mode="replicate")
+        h, w = h + 2 * padding, w + 2 * padding
+    dy = torch.randint(0, h - size + 1, (n, 1, 1), generator=generator).to(x.device)
+    dx = torch.randint(0, w - size + 1, (n, 1, 1), generator=generator).to(x.device)
+    rows = (dy + torch.arange(size, device=x.device)[None, :, None]).expand(n, size, size)
+    cols = (dx + torch.arange(size, device=x.device)[None, None, :]).expand(n, size, size)
+    flat = (rows * w + cols).flatten(1)[:, None, :].expand(-1, c, -1)
+    out = x.flatten(2).gather(2, flat).view(n, c, size, size)
+    if flip:
+        mirror = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+        out = torch.where(mirror[:, None, None, None], out.flip(3), out)
+    return out
+
+
+def random_brightness(
+    x: torch.Tensor, delta: float, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Add one random offset from ``U(-delta, delta)`` to every pixel of each image, then clip to [0, 1].
+
+    Args:
+        x: images ``(N, C, H, W)`` in [0, 1].
+        delta: the largest change of brightness (0.1 = a tenth of the range).
+        generator: optional RNG on the CPU for reproducible draws.
+
+    Returns:
+        A new tensor of the same shape, in [0, 1].
+
+    Raises:
+        TypeError: `x` is not a tensor.
+        ValueError: `x` is not 4-D or `delta` is not in [0, 1].
+
+    Examples:
+        >>> import torch
+        >>> random_brightness(torch.full((2, 1, 3, 3), 0.5), 0.0).unique()
+        tensor([0.5000])
+    """
+    x = _check_batch("x", x)
+    check_float("delta", delta, ge=0, le=1)
+    shift = (torch.rand(x.shape[0], 1, 1, 1, generator=generator) * 2 - 1) * delta
+    return (x + shift.to(device=x.device, dtype=x.dtype)).clamp(0, 1)
 
 
 def _unit_scale(x: torch.Tensor) -> torch.Tensor:

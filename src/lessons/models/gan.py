@@ -7,7 +7,7 @@
   (WGAN-GP, Gulrajani et al. 2017);
 * networks: `EnsembleLinear` and `ensemble_mlp` (several independent small MLPs evaluated in one batched
   matrix product, so that five seeds train in one run), `DCGANGenerator` and `DCGANDiscriminator`
-  (Radford et al. 2016, sized for 28×28 digits);
+  (Radford et al. 2016, sized for 28×28 digits by default);
 * training: `train_gan`, one loop for every loss, and `trained_dcgan`, a DCGAN trained on the 5,000
   MNIST digits and cached, for the pages that score its samples.
 
@@ -354,30 +354,41 @@ def _dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def _check_image_size(image_size: int) -> int:
+    check_int("image_size", image_size, ge=8)
+    if image_size % 4:
+        raise ValueError(f"image_size must be a multiple of 4 (two stride-2 layers), got {image_size}")
+    return image_size
+
+
 class DCGANGenerator(nn.Module):
-    """DCGAN's generator for 28×28 images (Radford et al. 2016, scaled down).
+    """DCGAN's generator for 28×28 images (Radford et al. 2016, scaled down), or any multiple of 4.
 
     ``z -> ConvT 7×7 -> (4c, 7, 7) -> BN, ReLU -> ConvT 4×4 stride 2 -> (2c, 14, 14) -> BN, ReLU ->
     ConvT 4×4 stride 2 -> (1, 28, 28) -> tanh``, with ``c = width``: transposed convolutions instead of
     pooling or fully connected layers, BatchNorm everywhere but the output, ReLU inside and tanh at the end.
+    With ``image_size=s`` the first layer makes ``s/4 × s/4`` maps instead of 7×7 (``s = 24``: 6 → 12 → 24,
+    for the 24×24 crops of the LFW faces).
 
     Args:
         z_dim: length of the noise vector.
         width: the base number of channels ``c``.
         out_channels: channels of the images.
+        image_size: height and width of the images, a multiple of 4 (at least 8).
 
     Shapes:
-        ``(N, z_dim)`` -> ``(N, out_channels, 28, 28)`` in [-1, 1].
+        ``(N, z_dim)`` -> ``(N, out_channels, image_size, image_size)`` in [-1, 1].
     """
 
-    def __init__(self, z_dim: int = 32, width: int = 16, out_channels: int = 1) -> None:
+    def __init__(self, z_dim: int = 32, width: int = 16, out_channels: int = 1, image_size: int = 28) -> None:
         super().__init__()
         self.z_dim = check_int("z_dim", z_dim, ge=1)
         check_int("width", width, ge=1)
         check_int("out_channels", out_channels, ge=1)
-        c = width
+        self.image_size = _check_image_size(image_size)
+        c, base = width, image_size // 4
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(z_dim, 4 * c, 7, 1, 0, bias=False), nn.BatchNorm2d(4 * c), nn.ReLU(),
+            nn.ConvTranspose2d(z_dim, 4 * c, base, 1, 0, bias=False), nn.BatchNorm2d(4 * c), nn.ReLU(),
             nn.ConvTranspose2d(4 * c, 2 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * c), nn.ReLU(),
             nn.ConvTranspose2d(2 * c, out_channels, 4, 2, 1), nn.Tanh(),
         )  # fmt: skip
@@ -396,38 +407,47 @@ class DCGANDiscriminator(nn.Module):
     ``(1, 28, 28) -> Conv 4×4 stride 2 -> (2c, 14, 14) -> LeakyReLU -> Conv 4×4 stride 2 -> (4c, 7, 7) ->
     norm, LeakyReLU -> Conv 7×7 -> logit``. No BatchNorm on the input layer (Radford et al. 2016). For a
     WGAN-GP critic use ``norm="none"``: the gradient penalty is taken per sample, and BatchNorm would make
-    each sample's score depend on the rest of its batch (Gulrajani et al. 2017, section 4).
+    each sample's score depend on the rest of its batch (Gulrajani et al. 2017, section 4). With
+    ``image_size=s`` the last convolution is ``s/4 × s/4``.
 
     Args:
         width: the base number of channels ``c``.
         in_channels: channels of the images.
         norm: ``"batch"`` (DCGAN) or ``"none"``.
+        image_size: height and width of the images, a multiple of 4 (at least 8).
 
     Shapes:
-        ``(N, in_channels, 28, 28)`` -> ``(N,)`` logits (or critic scores).
+        ``(N, in_channels, image_size, image_size)`` -> ``(N,)`` logits (or critic scores).
     """
 
     def __init__(
-        self, width: int = 16, in_channels: int = 1, norm: Literal["batch", "none"] = "batch"
+        self,
+        width: int = 16,
+        in_channels: int = 1,
+        norm: Literal["batch", "none"] = "batch",
+        image_size: int = 28,
     ) -> None:
         super().__init__()
         check_int("width", width, ge=1)
         self.in_channels = check_int("in_channels", in_channels, ge=1)
         check_choice("norm", norm, ("batch", "none"))
-        c = width
+        self.image_size = _check_image_size(image_size)
+        c, base = width, image_size // 4
         middle: nn.Module = nn.BatchNorm2d(4 * c) if norm == "batch" else nn.Identity()
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, 2 * c, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(2 * c, 4 * c, 4, 2, 1, bias=norm != "batch"), middle, nn.LeakyReLU(0.2),
-            nn.Conv2d(4 * c, 1, 7, 1, 0),
+            nn.Conv2d(4 * c, 1, base, 1, 0),
         )  # fmt: skip
         self.apply(_dcgan_init)
 
     def forward(self, x: Tensor) -> Tensor:
         check_tensor("x", x)
-        if x.ndim != 4 or tuple(x.shape[1:]) != (self.in_channels, 28, 28):
+        size = self.image_size
+        if x.ndim != 4 or tuple(x.shape[1:]) != (self.in_channels, size, size):
             raise ValueError(
-                f"DCGANDiscriminator expects x of shape (N, {self.in_channels}, 28, 28), got {tuple(x.shape)}"
+                f"DCGANDiscriminator expects x of shape (N, {self.in_channels}, {size}, {size}), "
+                f"got {tuple(x.shape)}"
             )
         return self.net(x).flatten()
 
