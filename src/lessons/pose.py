@@ -65,7 +65,7 @@ _RIGHT = {(1, 5), (5, 6), (2, 8)}  # limbs drawn dark
 
 
 def _pose(rng: np.random.Generator) -> np.ndarray:
-    """Keypoints ``(9, 2)`` of one figure with a torso of length 1, the neck at the origin, y pointing down."""
+    """Keypoints ``(9, 2)`` of one figure: a torso of length 1, the neck at the origin, y pointing down."""
     up = rng.uniform(-0.35, 0.35)  # the torso's tilt from vertical (radians)
     d = np.array([np.sin(up), -np.cos(up)])  # unit vector from hip to neck
     p = np.zeros((9, 2))
@@ -133,9 +133,8 @@ def make_figures(
     for i in range(n):
         pose, margin = _pose(rng), 1.5
         extent = (pose.max(0) - pose.min(0)).max()
-        pose = pose * min(
-            rng.uniform(low, high) * size, (size - 2 * margin) / extent
-        )  # shrink what won't fit
+        torso = min(rng.uniform(low, high) * size, (size - 2 * margin) / extent)  # shrink what won't fit
+        pose = pose * torso
         lo, hi = pose.min(0), pose.max(0)
         room = np.maximum(size - 2 * margin - (hi - lo), 0)
         offset = margin - lo + rng.uniform(0, 1, 2) * room  # every keypoint inside the image
@@ -180,11 +179,11 @@ def torso_length(keypoints: Tensor) -> Tensor:
 
 
 def encode_heatmaps(keypoints: Tensor, *, size: int, stride: int, sigma: float) -> Tensor:
-    """Gaussian heat maps: map ``k`` of image ``n`` is ``exp(-|c - p_nk|² / (2 σ²))`` at each cell centre ``c``.
+    """Gaussian heat maps: map ``k`` of image ``n`` is ``exp(-|c - p_nk|² / (2 σ²))`` at each cell centre.
 
-    Distances are measured in heat-map cells: the keypoint ``(x, y)`` in pixels sits at ``(x / stride - 0.5,
-    y / stride - 0.5)`` in cell coordinates (cell ``(u, v)`` being centred on ``(u, v)``), so the peak of value
-    1 is reached only when the keypoint falls on a cell's centre.
+    Distances are measured in heat-map cells: the keypoint ``(x, y)`` in pixels sits at
+    ``(x / stride - 0.5, y / stride - 0.5)`` in cell coordinates (cell ``(u, v)`` being centred on
+    ``(u, v)``), so the peak of value 1 is reached only when the keypoint falls on a cell's centre.
 
     Args:
         keypoints: ``(N, K, 2)`` float, ``(x, y)`` in pixels.
