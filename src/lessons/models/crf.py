@@ -152,6 +152,16 @@ class CRF(nn.Module):
         loss = self.log_partition(emissions, mask) - self.score(emissions, tags, mask)
         return {"mean": loss.mean, "sum": loss.sum, "none": lambda: loss}[reduction]()
 
+    def forward(
+        self,
+        emissions: torch.Tensor,
+        tags: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        reduction: str = "mean",
+    ) -> torch.Tensor:
+        """The same as `nll`: calling the module gives the loss to minimise."""
+        return self.nll(emissions, tags, mask, reduction)
+
     @torch.no_grad()
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor | None = None) -> list[list[int]]:
         """The best tag sequence of each sentence, by Viterbi: the forward algorithm with max for logsumexp,
