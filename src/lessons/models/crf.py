@@ -230,6 +230,10 @@ class BiLSTMTagger(nn.Module):
         self.out = nn.Linear(2 * hidden, num_tags)
         self.crf = CRF(num_tags) if crf else None
 
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` token ids (0 = padding, at the end of each row) -> ``(B, T, K)`` emission scores."""
+        return self.emissions(ids)
+
     def emissions(self, ids: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` token ids (0 = padding, at the end of each row) -> ``(B, T, K)`` emission scores."""
         lengths = (ids != 0).sum(1).clamp(min=1).cpu()
