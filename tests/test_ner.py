@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from seqeval.metrics.sequence_labeling import get_entities
 
 from lessons.datasets import text
-from lessons.datasets.text import load_peoples_daily_ner, parse_peoples_daily_line, spans_to_bio
+from lessons.datasets.text import bio_to_spans, load_peoples_daily_ner, parse_peoples_daily_line, spans_to_bio
 from lessons.models.crf import CRF, BiLSTMTagger
 
 
@@ -47,6 +48,17 @@ def test_spans_to_bio() -> None:
         spans_to_bio(5, [(3, 3, "PER")])
     with pytest.raises(ValueError, match="start < end"):
         spans_to_bio(5, [(3, 6, "PER")])
+
+
+def test_bio_to_spans_reads_like_seqeval() -> None:
+    rng = torch.Generator().manual_seed(0)
+    tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    for _ in range(300):  # random, often invalid, sequences
+        seq = [tags[i] for i in torch.randint(0, len(tags), (12,), generator=rng).tolist()]
+        assert bio_to_spans(seq) == [(s, e + 1, k) for k, s, e in get_entities(seq)]
+    spans = [(0, 2, "ORG"), (2, 3, "ORG"), (5, 9, "PER")]
+    assert bio_to_spans(spans_to_bio(10, spans)) == spans
+    assert bio_to_spans([]) == []
 
 
 def test_load_whole_corpus() -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "load_hamlet",
     "make_date_pairs",
     "PEOPLES_DAILY_TYPES",
+    "bio_to_spans",
     "load_chinese_reviews",
     "load_peoples_daily_ner",
     "parse_peoples_daily_line",
@@ -531,6 +532,32 @@ def spans_to_bio(length: int, spans: Sequence[tuple[int, int, str]]) -> list[str
             raise ValueError(f"spans must not overlap, got {(start, end, kind)} over another span")
         tags[start:end] = [f"B-{kind}"] + [f"I-{kind}"] * (end - start - 1)
     return tags
+
+
+def bio_to_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """The entity spans of a BIO tag sequence, read leniently as `seqeval` does by default: an ``I-X`` that
+    follows ``O`` or a tag of another type opens a new entity instead of being dropped.
+
+    Args:
+        tags: ``"O"``, ``"B-type"`` or ``"I-type"`` for each element.
+
+    Returns:
+        ``(start, end, type)`` for each entity, ``end`` excluded, in order.
+
+    Examples:
+        >>> bio_to_spans(["B-PER", "I-PER", "O", "I-LOC", "B-LOC"])
+        [(0, 2, 'PER'), (3, 4, 'LOC'), (4, 5, 'LOC')]
+    """
+    spans: list[tuple[int, int, str]] = []
+    start, kind = None, ""
+    for i, tag in enumerate([*tags, "O"]):  # a final O closes the last entity
+        prefix, _, t = tag.partition("-")
+        if start is not None and (prefix != "I" or t != kind):
+            spans.append((start, i, kind))
+            start = None
+        if prefix == "B" or (prefix == "I" and start is None):
+            start, kind = i, t
+    return spans
 
 
 def load_peoples_daily_ner(
