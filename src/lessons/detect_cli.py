@@ -102,7 +102,8 @@ def detect_image(
     ``image_size × image_size``, scaled to [0, 1] and run through the model and `postprocess`.
 
     Returns:
-        ``boxes`` ``(N, 4)`` xyxy in the original image's pixels (clipped to it), ``scores`` ``(N,)``, ``labels`` ``(N,)``.
+        ``boxes`` ``(N, 4)`` xyxy in the original image's pixels (clipped to it), ``scores`` ``(N,)``,
+        ``labels`` ``(N,)``.
     """
     mode = "L" if model.in_channels == 1 else "RGB"
     resized = image.convert(mode).resize((image_size, image_size), Image.Resampling.BILINEAR)
@@ -117,15 +118,15 @@ def detect_image(
     return {**detections, "boxes": boxes}
 
 
+def _rows(detections: dict[str, torch.Tensor]) -> list[tuple[list[float], float, int]]:
+    d = detections
+    return list(zip(d["boxes"].tolist(), d["scores"].tolist(), d["labels"].tolist(), strict=True))
+
+
 def _draw(image: Image.Image, detections: dict[str, torch.Tensor], names: Sequence[str]) -> Image.Image:
     out = image.convert("RGB")
     draw = ImageDraw.Draw(out)
-    for (x1, y1, x2, y2), s, c in zip(
-        detections["boxes"].tolist(),
-        detections["scores"].tolist(),
-        detections["labels"].tolist(),
-        strict=True,
-    ):
+    for (x1, y1, x2, y2), s, c in _rows(detections):
         colour = _COLOURS[c % len(_COLOURS)]
         draw.rectangle((x1, y1, x2 - 1, y2 - 1), outline=colour, width=max(1, round(out.width / 128)))
         draw.text((x1 + 1, max(y1 - 11, 0)), f"{names[c]} {s:.2f}", fill=colour)
@@ -170,12 +171,7 @@ def _run(argv: Sequence[str] | None) -> int:
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     detections = detect_image(model, image, image_size=image_size, score_threshold=args.score)
-    for (x1, y1, x2, y2), s, c in zip(
-        detections["boxes"].tolist(),
-        detections["scores"].tolist(),
-        detections["labels"].tolist(),
-        strict=True,
-    ):
+    for (x1, y1, x2, y2), s, c in _rows(detections):
         print(f"{names[c]} {s:.2f} [{x1:.1f}, {y1:.1f}, {x2:.1f}, {y2:.1f}]")
     if args.out is not None:
         _draw(image, detections, names).save(args.out)
