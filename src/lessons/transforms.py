@@ -138,20 +138,27 @@ def random_crop_flip(
     """
     x = _check_batch("x", x)
     padding = check_int("padding", padding, ge=0)
-    n, _, h, w = x.shape
     out = x
     if padding:
-        padded = F.pad(x, (padding, padding, padding, padding))
-        dy = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(x.device)
-        dx = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(x.device)
-        rows = (dy + torch.arange(h, device=x.device)[None, :, None]).expand(n, h, w)
-        cols = (dx + torch.arange(w, device=x.device)[None, None, :]).expand(n, h, w)
-        flat = rows * (w + 2 * padding) + cols  # index into each flattened padded image
-        out = padded.flatten(2).gather(2, flat.flatten(1)[:, None, :].expand(-1, x.shape[1], -1)).view_as(x)
-    if flip:
-        mirror = (torch.rand(n, generator=generator) < 0.5).to(x.device)
-        out = torch.where(mirror[:, None, None, None], out.flip(3), out)
-    return out
+        out = _random_windows(F.pad(x, (padding,) * 4), x.shape[2], x.shape[3], generator)
+    return _random_flip(out, generator) if flip else out
+
+
+def _random_windows(x: torch.Tensor, h: int, w: int, generator: torch.Generator | None) -> torch.Tensor:
+    """An ``h × w`` window of each image of `x` at a random offset, all in one gather (no Python loop)."""
+    n, c, height, width = x.shape
+    dy = torch.randint(0, height - h + 1, (n, 1, 1), generator=generator).to(x.device)
+    dx = torch.randint(0, width - w + 1, (n, 1, 1), generator=generator).to(x.device)
+    rows = (dy + torch.arange(h, device=x.device)[None, :, None]).expand(n, h, w)
+    cols = (dx + torch.arange(w, device=x.device)[None, None, :]).expand(n, h, w)
+    flat = (rows * width + cols).flatten(1)  # index into each flattened image
+    return x.flatten(2).gather(2, flat[:, None, :].expand(-1, c, -1)).view(n, c, h, w)
+
+
+def _random_flip(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Mirror a random half of the batch left-right."""
+    mirror = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
+    return torch.where(mirror[:, None, None, None], x.flip(3), x)
 
 
 def random_crop(
@@ -190,22 +197,13 @@ def random_crop(
     x = _check_batch("x", x)
     check_int("size", size, ge=1)
     padding = check_int("padding", padding, ge=0)
-    n, c, h, w = x.shape
-    if size > min(h, w) + 2 * padding:
-        raise ValueError(f"size must be at most the padded image side {min(h, w) + 2 * padding}, got {size}")
+    side = min(x.shape[2:]) + 2 * padding
+    if size > side:
+        raise ValueError(f"size must be at most the padded image side {side}, got {size}")
     if padding:
         x = F.pad(x, (padding,) * 4, mode="replicate")
-        h, w = h + 2 * padding, w + 2 * padding
-    dy = torch.randint(0, h - size + 1, (n, 1, 1), generator=generator).to(x.device)
-    dx = torch.randint(0, w - size + 1, (n, 1, 1), generator=generator).to(x.device)
-    rows = (dy + torch.arange(size, device=x.device)[None, :, None]).expand(n, size, size)
-    cols = (dx + torch.arange(size, device=x.device)[None, None, :]).expand(n, size, size)
-    flat = (rows * w + cols).flatten(1)[:, None, :].expand(-1, c, -1)
-    out = x.flatten(2).gather(2, flat).view(n, c, size, size)
-    if flip:
-        mirror = (torch.rand(n, generator=generator) < 0.5).to(x.device)
-        out = torch.where(mirror[:, None, None, None], out.flip(3), out)
-    return out
+    out = _random_windows(x, size, size, generator)
+    return _random_flip(out, generator) if flip else out
 
 
 def random_brightness(
