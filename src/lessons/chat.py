@@ -129,6 +129,11 @@ class _Batch:
         )
         return out.logits
 
+    def keep_rows(self, rows: list[int]) -> None:
+        """Drop every sequence but `rows` (indices into the current batch) from the cache, mask and positions."""
+        self.cache.batch_select_indices(torch.tensor(rows))
+        self.mask, self.positions = self.mask[rows], self.positions[rows]
+
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per sequence (N,); returns the next logits (N, V)."""
         self.mask = torch.cat([self.mask, torch.ones(len(tokens), 1, dtype=torch.long)], dim=1)
@@ -152,7 +157,8 @@ def batch_replies(
     conversation's own end is then left-padded to the longest and appended, with an attention mask that
     hides the padding and position ids that continue each sequence's own count, so every reply is the one
     `reply` gives alone, up to float rounding. A reply ends at the end-of-turn token, after
-    `max_new_tokens` tokens, or just after one of the `stop` strings (which stays in the reply).
+    `max_new_tokens` tokens, or just after one of the `stop` strings (which stays in the reply); a finished
+    reply leaves the batch, so the steps that follow cost only what the unfinished ones need.
 
     Args:
         model: a `transformers` causal LM in eval mode (SmolLM2 from `lessons.pretrained.load_smollm2`).
@@ -178,20 +184,23 @@ def batch_replies(
     with torch.inference_mode():
         batch = _Batch(model, tokenizer, texts)
         logits = batch.logits[:, -1]
+        live = list(range(len(texts)))  # the conversation of each row still in the batch
         for step in range(max_new_tokens):
-            tokens = logits.argmax(-1)
-            for b, token in enumerate(tokens.tolist()):
-                if done[b]:
-                    continue
+            tokens = logits.argmax(-1).tolist()
+            for b, token in zip(live, tokens, strict=True):
                 if token in stop_ids:
                     done[b] = True
                     continue
                 answers[b].append(token)
                 if stop and any(s in tokenizer.decode(answers[b], skip_special_tokens=True) for s in stop):
                     done[b] = True
-            if all(done) or step == max_new_tokens - 1:
+            rows = [i for i, b in enumerate(live) if not done[b]]
+            if not rows or step == max_new_tokens - 1:
                 break
-            logits = batch.step(tokens)
+            if len(rows) < len(live):  # finished replies leave the batch, so no step is spent on them
+                batch.keep_rows(rows)
+                live = [live[i] for i in rows]
+            logits = batch.step(torch.tensor([tokens[i] for i in rows]))
     return [tokenizer.decode(a, skip_special_tokens=True) for a in answers]
 
 
