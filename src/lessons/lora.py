@@ -118,7 +118,9 @@ def add_lora(
     Args:
         model: any module; only its `nn.Linear` layers can be chosen.
         target_modules: the short names of the layers to adapt, e.g. ``["query", "value"]`` (not empty).
-        r, alpha, dropout: as in `LoRALinear`.
+        r: the rank of every update, as in `LoRALinear`.
+        alpha: the scale numerator, as in `LoRALinear`.
+        dropout: dropout on each update's input, as in `LoRALinear`.
 
     Returns:
         The full names of the adapted layers, in the order of ``model.named_modules()``. Afterwards only the
