@@ -1,10 +1,12 @@
-"""Build src/lessons/data/course_summaries.json: course pages as documents, their opening paragraph as reference.
+"""Build src/lessons/data/course_summaries.json: course pages as documents, their opening as reference.
 
 Run once from the repository root (``python scripts/build_summary_data.py``); the snapshot is committed so
 that later edits of the pages do not move the figures of section 11.10. Each page of phases 3-12 (not the
 phase front pages) gives one document in each language: the plain prose paragraphs of its ``##``/``###``
-sections before its exercises, for the pages whose English twin has at most 60 sentences (no code, outputs, lists, tables, formulas or admonitions), split into
-sentences, and the page's opening paragraph (the one under its ``#`` title) as the reference summary.
+sections before its exercises (no code, outputs, lists, tables, formulas or admonitions), split into
+sentences, and the page's opening paragraph (the one under its ``#`` title) as the reference summary. Only
+pages whose English twin has at most 60 such sentences are kept, in both languages. The committed snapshot
+(2026-12-04) holds 15 pages; running this again later picks up the pages written since, this one included.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src/lessons/data/course_summaries.json"
 STOP = re.compile(r"\{#[\w-]*(exercises|references|milestone)[\w-]*\}")
+SYMBOLS = re.compile(r"\\[a-zA-Z]+|[{}^_\\]")  # LaTeX commands and markup
 LIST = re.compile(r"^\d+\.\s")
 LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 MAX_SENTENCES = 60  # longer pages left out, to keep the embedding of every sentence within a few seconds
@@ -24,7 +27,7 @@ SPLIT = {"en": re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“(])"), "zh": re.compile(r"(
 
 def clean(text: str) -> str:
     text = LINK.sub(r"\1", text)
-    text = re.sub(r"\$([^$]*)\$", lambda m: re.sub(r"\\[a-zA-Z]+|[{}^_\\]", " ", m.group(1)), text)  # formulas: symbols
+    text = re.sub(r"\$([^$]*)\$", lambda m: SYMBOLS.sub(" ", m.group(1)), text)  # a formula: its symbols
     text = re.sub(r"[*`]", "", text)
     return " ".join(text.split())
 

@@ -50,7 +50,10 @@ def test_rouge_equals_rouge_score(candidate, reference):
 def test_chinese_rouge_with_the_char_tokenizer_equals_rouge_score():
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], tokenizer=CharTokenizer())
     reference, candidate = "用 GPU 训练模型很快。", "在 GPU 上训练这个模型并不快"
-    library, ours = scorer.score(reference, candidate), rouge_scores(candidate, reference, tokenize=char_tokenize)
+    library, ours = (
+        scorer.score(reference, candidate),
+        rouge_scores(candidate, reference, tokenize=char_tokenize),
+    )
     for key in ours:
         assert np.allclose(tuple(ours[key]), tuple(library[key]), atol=1e-12)
     assert rouge_scorer.RougeScorer(["rouge1"]).score(reference, candidate)["rouge1"].fmeasure == 1.0
@@ -87,8 +90,16 @@ def test_rouge_errors_name_the_argument():
 
 
 def test_split_sentences():
-    assert split_sentences("One here. Two there! Three? e.g. four") == ["One here.", "Two there!", "Three? e.g. four"]
-    assert split_sentences("第一句。第二句（“真的？”）。第三句！", "zh") == ["第一句。", "第二句（“真的？”）。", "第三句！"]
+    assert split_sentences("One here. Two there! Three? e.g. four") == [
+        "One here.",
+        "Two there!",
+        "Three? e.g. four",
+    ]
+    assert split_sentences("第一句。第二句（“真的？”）。第三句！", "zh") == [
+        "第一句。",
+        "第二句（“真的？”）。",
+        "第三句！",
+    ]
     with pytest.raises(ValueError, match="language"):
         split_sentences("x", "fr")
 

@@ -142,7 +142,7 @@ def _score(overlap: int, n_candidate: int, n_reference: int) -> Score:
 
 
 def rouge_n(candidate: Sequence[str], reference: Sequence[str], n: int) -> Score:
-    """ROUGE-N: the clipped count of shared n-grams over the candidate's (precision) and the reference's (recall).
+    """ROUGE-N: shared n-grams (clipped counts) over the candidate's (precision) and the reference's (recall).
 
     Args:
         candidate, reference: token sequences.
@@ -158,7 +158,7 @@ def rouge_n(candidate: Sequence[str], reference: Sequence[str], n: int) -> Score
 
 
 def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length of the longest common subsequence of two token sequences (dynamic programming, O(len(a) len(b))).
+    """Length of the longest common subsequence of two token sequences (dynamic programming, O(|a| |b|)).
 
     Args:
         a, b: token sequences.
@@ -177,7 +177,7 @@ def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
 
 
 def rouge_l(candidate: Sequence[str], reference: Sequence[str]) -> Score:
-    """ROUGE-L: the longest common subsequence over the candidate's length (precision) and the reference's (recall).
+    """ROUGE-L: the LCS length over the candidate's length (precision) and over the reference's (recall).
 
     Args:
         candidate, reference: token sequences.
@@ -295,8 +295,8 @@ def textrank_scores(
 ) -> np.ndarray:
     """TextRank (Mihalcea and Tarau, 2004): PageRank on the graph whose edge weights are cosine similarities.
 
-    The edges are ``max(cos, 0)`` between distinct sentences; each sentence spreads its score over its edges in
-    proportion to their weights (a sentence with no edge spreads it evenly), and
+    The edges are ``max(cos, 0)`` between distinct sentences; each sentence spreads its score over its edges
+    in proportion to their weights (a sentence with no edge spreads it evenly), and
     ``r = (1 - damping) / N + damping * P^T r`` is iterated to convergence, as `networkx.pagerank` does.
 
     Args:
@@ -329,8 +329,8 @@ def textrank_scores(
 def mmr_select(
     vectors: np.ndarray | torch.Tensor, k: int, *, lam: float = 0.7, relevance: np.ndarray | None = None
 ) -> list[int]:
-    """Maximal marginal relevance (Carbonell and Goldstein, 1998): pick k sentences greedily, each time the one
-    maximising ``lam * relevance - (1 - lam) * (its highest cosine to a sentence already picked)``.
+    """Maximal marginal relevance (Carbonell and Goldstein, 1998): pick k sentences greedily, each time the
+    one maximising ``lam * relevance - (1 - lam) * (its highest cosine to a sentence already picked)``.
 
     Args:
         vectors: (N, d) sentence vectors.
@@ -416,13 +416,15 @@ def load_faq() -> tuple[list[FAQEntry], list[str]]:
     """
     import yaml
 
-    data = yaml.safe_load(resources.files("lessons").joinpath("data/course_faq.yml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(
+        resources.files("lessons").joinpath("data/course_faq.yml").read_text(encoding="utf-8")
+    )
     entries = [FAQEntry(e["question"], e["answer"], tuple(e["paraphrases"])) for e in data["entries"]]
     return entries, list(data["out_of_scope"])
 
 
 class Reply(NamedTuple):
-    """What `FAQBot.reply` returns: the answer text, the matched entry (None for the fallback) and its cosine."""
+    """What `FAQBot.reply` returns: the answer text, the matched entry (None: the fallback) and its cosine."""
 
     text: str
     index: int | None
@@ -460,7 +462,8 @@ class FAQBot:
             raise TypeError("questions and answers must be sequences of strings, not one string")
         if not questions or len(questions) != len(answers):
             raise ValueError(
-                f"questions and answers must be non-empty and of the same length, got {len(questions)} and {len(answers)}"
+                "questions and answers must be non-empty and of the same length, "
+                f"got {len(questions)} and {len(answers)}"
             )
         if not callable(embed):
             raise TypeError(f"embed must be callable, got {type(embed).__name__}")
