@@ -145,7 +145,8 @@ def rouge_n(candidate: Sequence[str], reference: Sequence[str], n: int) -> Score
     """ROUGE-N: shared n-grams (clipped counts) over the candidate's (precision) and the reference's (recall).
 
     Args:
-        candidate, reference: token sequences.
+        candidate: the candidate's tokens.
+        reference: the reference's tokens.
         n: the n-gram length, >= 1.
 
     Returns:
@@ -161,7 +162,8 @@ def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
     """Length of the longest common subsequence of two token sequences (dynamic programming, O(|a| |b|)).
 
     Args:
-        a, b: token sequences.
+        a: a token sequence.
+        b: another token sequence.
 
     Returns:
         The LCS length, between 0 and min(len(a), len(b)).
@@ -180,7 +182,8 @@ def rouge_l(candidate: Sequence[str], reference: Sequence[str]) -> Score:
     """ROUGE-L: the LCS length over the candidate's length (precision) and over the reference's (recall).
 
     Args:
-        candidate, reference: token sequences.
+        candidate: the candidate's tokens.
+        reference: the reference's tokens.
 
     Returns:
         `Score`.
@@ -196,7 +199,8 @@ def rouge_scores(
     """ROUGE-1, ROUGE-2 and ROUGE-L of a candidate summary against one reference.
 
     Args:
-        candidate, reference: the two texts.
+        candidate: the summary to score.
+        reference: the summary written by a person.
         tokenize: text -> tokens; `rouge_tokenize` (English, as rouge-score) or `char_tokenize` (Chinese).
 
     Returns:
