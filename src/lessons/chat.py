@@ -130,7 +130,7 @@ class _Batch:
         return out.logits
 
     def keep_rows(self, rows: list[int]) -> None:
-        """Drop every sequence but `rows` (indices into the current batch) from the cache, mask and positions."""
+        """Keep only the sequences `rows` (indices into the current batch): cache, mask and positions."""
         self.cache.batch_select_indices(torch.tensor(rows))
         self.mask, self.positions = self.mask[rows], self.positions[rows]
 
