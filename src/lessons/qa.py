@@ -38,6 +38,7 @@ __all__ = [
     "CITIES",
     "FIRST_NAMES",
     "JOBS",
+    "KINDS",
     "SURNAMES",
     "QAExample",
     "best_span",
@@ -66,18 +67,26 @@ JOBS = (
     "architect|electrician|journalist|surgeon|translator|photographer|veterinarian|firefighter|geologist|"
     "sculptor|locksmith"
 ).split("|")
-# One sentence per person; {n} is the person's full name.
-_TEMPLATES = (
-    "{n} was born in {city} in {year} and works as a {job}.",
-    "{n}, a {job}, was born in {year} in {city}.",
-    "Born in {city} in {year}, {n} is now a {job}.",
-    "In {year} {n} was born in {city}; today {n} is a {job}.",
+# Two sentences per passage, in random order: where and when the person was born, and where and when they
+# moved (with their job). {n} is the person's full name.
+_BIRTH = (
+    "{n} was born in {born_city} in {born_year}.",
+    "In {born_year}, {n} was born in {born_city}.",
+    "{n} was born in {born_year} in the city of {born_city}.",
+)
+_MOVE = (
+    "In {moved_year}, {n} moved to {moved_city} to work as a {job}.",
+    "{n} moved to {moved_city} in {moved_year} and works there as a {job}.",
+    "{n}, a {job}, moved to {moved_city} in {moved_year}.",
 )
 _QUESTIONS = {
-    "city": ("Where was {n} born?", "In which city was {n} born?"),
-    "year": ("When was {n} born?", "In what year was {n} born?"),
+    "born_city": ("Where was {n} born?", "In which city was {n} born?"),
+    "born_year": ("When was {n} born?", "In what year was {n} born?"),
+    "moved_city": ("Where did {n} move to?", "Which city did {n} move to?"),
+    "moved_year": ("When did {n} move?", "In what year did {n} move?"),
     "job": ("What is the job of {n}?", "What does {n} do for a living?"),
 }
+KINDS = tuple(_QUESTIONS)
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,8 @@ class QAExample:
         context: the passage that holds the answer.
         answer: the answer text; ``context[answer_start:answer_start + len(answer)] == answer``.
         answer_start: the answer's first character in `context`.
-        kind: what is asked: ``"city"``, ``"year"`` or ``"job"``.
+        kind: what is asked, one of `KINDS`: ``"born_city"``, ``"born_year"``, ``"moved_city"``,
+            ``"moved_year"`` or ``"job"``.
         passage_id: the index of the passage in the list it was made with (several questions share one).
     """
 
@@ -115,21 +125,22 @@ def make_qa_examples(
 ) -> list[QAExample]:
     """Questions about templated passages on invented people, with answer spans known by construction.
 
-    Each passage describes two people in one sentence each (city and year of birth, job), from templates
-    picked at random; the questions name one of them, so an answer must be found by the person, not by
-    its type alone. Train and test draw names, surnames, cities and jobs from disjoint halves of the pools.
+    Each passage is two sentences about one invented person, in random order: where and when they were
+    born, and where and when they moved (and their job). Two cities and two years stand in every passage,
+    so an answer must be found by what is asked (born or moved), not by its type alone. Train and test
+    draw first names, surnames, cities and jobs from disjoint halves of the pools.
 
     Args:
         n_passages: how many passages (>= 1).
         split: ``"train"`` or ``"test"``: which half of the entity pools to draw from.
-        questions_per_passage: questions per passage, 1 to 6, each about a different (person, fact).
+        questions_per_passage: questions per passage, 1 to 5, each about a different fact.
         seed: the random seed; the same arguments give the same examples.
 
     Returns:
         ``n_passages * questions_per_passage`` examples, grouped by passage (`passage_id` 0, 0, 1, 1, ...).
 
     Raises:
-        ValueError: `n_passages` < 1, `questions_per_passage` not in 1..6, or an unknown `split`.
+        ValueError: `n_passages` < 1, `questions_per_passage` not in 1..5, or an unknown `split`.
         TypeError: a count or the seed is not an int.
 
     Examples:
@@ -138,31 +149,35 @@ def make_qa_examples(
         True
     """
     check_int("n_passages", n_passages, ge=1)
-    check_int("questions_per_passage", questions_per_passage, ge=1, le=6)
+    check_int("questions_per_passage", questions_per_passage, ge=1, le=5)
     check_choice("split", split, ("train", "test"))
     check_int("seed", seed)
     rng = random.Random(f"{split}-{seed}")
     firsts, lasts, cities, jobs = (_pool(p, split) for p in (FIRST_NAMES, SURNAMES, CITIES, JOBS))
     examples: list[QAExample] = []
     for pid in range(n_passages):
-        firsts_here, cities_here, jobs_here = rng.sample(firsts, 2), rng.sample(cities, 2), rng.sample(jobs, 2)
-        people = [
-            {"n": f"{first} {rng.choice(lasts)}", "city": city, "year": str(rng.randrange(1930, 2010)), "job": job}
-            for first, city, job in zip(firsts_here, cities_here, jobs_here)
-        ]
+        born_city, moved_city = rng.sample(cities, 2)
+        born_year = rng.randrange(1930, 1990)
+        person = {
+            "n": f"{rng.choice(firsts)} {rng.choice(lasts)}",
+            "born_city": born_city,
+            "born_year": str(born_year),
+            "moved_city": moved_city,
+            "moved_year": str(born_year + rng.randrange(18, 30)),
+            "job": rng.choice(jobs),
+        }
+        sentences = [rng.choice(_BIRTH), rng.choice(_MOVE)]
+        rng.shuffle(sentences)  # the birth comes first in about half of the passages
         context, where = "", {}
-        for i, person in enumerate(people):
-            template = rng.choice(_TEMPLATES)
+        for template in sentences:
             offset = len(context) + (1 if context else 0)
-            for kind in _QUESTIONS:  # locate each slot while the text is built
-                prefix = template[: template.index("{" + kind + "}")].format(**person)
-                where[i, kind] = offset + len(prefix)
+            for kind in KINDS:  # locate each slot while the text is built
+                if "{" + kind + "}" in template:
+                    where[kind] = offset + len(template[: template.index("{" + kind + "}")].format(**person))
             context += (" " if context else "") + template.format(**person)
-        asked = rng.sample([(i, k) for i in range(2) for k in _QUESTIONS], questions_per_passage)
-        for i, kind in asked:
-            person = people[i]
+        for kind in rng.sample(KINDS, questions_per_passage):
             question = rng.choice(_QUESTIONS[kind]).format(**person)
-            answer, start = person[kind], where[i, kind]
+            answer, start = person[kind], where[kind]
             assert context[start : start + len(answer)] == answer  # the span is right by construction
             examples.append(QAExample(question, context, answer, start, kind, pid))
     return examples
