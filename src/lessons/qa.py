@@ -49,24 +49,140 @@ __all__ = [
     "squad_scores",
 ]
 
-FIRST_NAMES = (
-    "Ada Boris Clara Dmitri Elena Farid Greta Hugo Ines Jonas Kira Luca Mara Nils Olga Pavel Rosa Sven "
-    "Tara Viktor Wanda Yusuf Zora Anton Bianca Cyril Dora Emil Flora Gustav Hanna Igor Jana Karl Lena Milan"
-).split()
-SURNAMES = (
-    "Novak Berg Costa Dahl Eriksen Fischer Gallo Horvat Ivanova Jensen Kowalski Larsen Moreau Nagy Olsen "
-    "Petrov Quinn Rossi Schmidt Tanaka Urban Varga Weber Young Zeller Almeida Brandt Coelho Duval Engel"
-).split()
-CITIES = (
-    "Lisbon|Oslo|Vienna|Porto|Krakow|Lyon|Turin|Ghent|Bergen|Seville|Leipzig|Utrecht|Malmo|Bilbao|Graz|"
-    "Tartu|Cork|Basel|Split|Riga|Nantes|Bremen|Aarhus|Verona|Brno|Gdansk|Salzburg|Tampere|Cluj|Ljubljana|"
-    "New Haven|San Diego|Buenos Aires|Cape Town|Hong Kong|Santa Fe"
-).split("|")
-JOBS = (
-    "pilot|baker|nurse|carpenter|chemist|dentist|lawyer|tailor|plumber|librarian|painter|farmer|pharmacist|"
-    "architect|electrician|journalist|surgeon|translator|photographer|veterinarian|firefighter|geologist|"
-    "sculptor|locksmith"
-).split("|")
+FIRST_NAMES = [
+    "Ada",
+    "Boris",
+    "Clara",
+    "Dmitri",
+    "Elena",
+    "Farid",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Luca",
+    "Mara",
+    "Nils",
+    "Olga",
+    "Pavel",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Viktor",
+    "Wanda",
+    "Yusuf",
+    "Zora",
+    "Anton",
+    "Bianca",
+    "Cyril",
+    "Dora",
+    "Emil",
+    "Flora",
+    "Gustav",
+    "Hanna",
+    "Igor",
+    "Jana",
+    "Karl",
+    "Lena",
+    "Milan",
+]
+SURNAMES = [
+    "Novak",
+    "Berg",
+    "Costa",
+    "Dahl",
+    "Eriksen",
+    "Fischer",
+    "Gallo",
+    "Horvat",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Nagy",
+    "Olsen",
+    "Petrov",
+    "Quinn",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Urban",
+    "Varga",
+    "Weber",
+    "Young",
+    "Zeller",
+    "Almeida",
+    "Brandt",
+    "Coelho",
+    "Duval",
+    "Engel",
+]
+CITIES = [
+    "Lisbon",
+    "Oslo",
+    "Vienna",
+    "Porto",
+    "Krakow",
+    "Lyon",
+    "Turin",
+    "Ghent",
+    "Bergen",
+    "Seville",
+    "Leipzig",
+    "Utrecht",
+    "Malmo",
+    "Bilbao",
+    "Graz",
+    "Tartu",
+    "Cork",
+    "Basel",
+    "Split",
+    "Riga",
+    "Nantes",
+    "Bremen",
+    "Aarhus",
+    "Verona",
+    "Brno",
+    "Gdansk",
+    "Salzburg",
+    "Tampere",
+    "Cluj",
+    "Ljubljana",
+    "New Haven",
+    "San Diego",
+    "Buenos Aires",
+    "Cape Town",
+    "Hong Kong",
+    "Santa Fe",
+]
+JOBS = [
+    "pilot",
+    "baker",
+    "nurse",
+    "carpenter",
+    "chemist",
+    "dentist",
+    "lawyer",
+    "tailor",
+    "plumber",
+    "librarian",
+    "painter",
+    "farmer",
+    "pharmacist",
+    "architect",
+    "electrician",
+    "journalist",
+    "surgeon",
+    "translator",
+    "photographer",
+    "veterinarian",
+    "firefighter",
+    "geologist",
+    "sculptor",
+    "locksmith",
+]
 # Two sentences per passage, in random order: where and when the person was born, and where and when they
 # moved (with their job). {n} is the person's full name.
 _BIRTH = (
@@ -270,12 +386,13 @@ def squad_scores(predictions: Sequence[str], gold_answers: Sequence[Sequence[str
         raise TypeError("predictions must be a sequence of strings, not one string")
     if len(predictions) != len(gold_answers):
         raise ValueError(
-            f"predictions and gold_answers must have the same length, got {len(predictions)} and {len(gold_answers)}"
+            "predictions and gold_answers must have the same length, "
+            f"got {len(predictions)} and {len(gold_answers)}"
         )
     if not predictions:
         raise ValueError("predictions must hold at least one answer")
-    em = sum(exact_match(p, g) for p, g in zip(predictions, gold_answers))
-    f1 = sum(f1_score(p, g) for p, g in zip(predictions, gold_answers))
+    em = sum(exact_match(p, g) for p, g in zip(predictions, gold_answers, strict=True))
+    f1 = sum(f1_score(p, g) for p, g in zip(predictions, gold_answers, strict=True))
     return {"exact_match": 100 * em / len(predictions), "f1": 100 * f1 / len(predictions)}
 
 
@@ -286,7 +403,7 @@ def best_span(
     *,
     max_answer_len: int = 30,
 ) -> tuple[int, int]:
-    """The token span ``(start, end)``, both inclusive, that maximises ``start_logits[start] + end_logits[end]``.
+    """The token span ``(start, end)``, both inclusive, that maximises ``start_logits[i] + end_logits[j]``.
 
     Only spans with ``start <= end < start + max_answer_len`` whose two ends are both allowed are considered
     (the context tokens, not the question or the special tokens). Ties go to the first span in row-major
@@ -314,7 +431,9 @@ def best_span(
     if allowed is None:
         allowed = torch.ones(n, dtype=torch.bool)
     if allowed.shape != (n,) or allowed.dtype != torch.bool:
-        raise ValueError(f"allowed must be a bool tensor of shape ({n},), got {allowed.dtype} {tuple(allowed.shape)}")
+        raise ValueError(
+            f"allowed must be a bool tensor of shape ({n},), got {allowed.dtype} {tuple(allowed.shape)}"
+        )
     if not allowed.any():
         raise ValueError("allowed must allow at least one token")
     scores = start_logits.detach().double()[:, None] + end_logits.detach().double()[None, :]
