@@ -327,8 +327,7 @@ def _golds(gold_answers: Sequence[str] | str) -> list[str]:
     return gold_answers
 
 
-def _f1_one(prediction: str, gold: str) -> float:
-    pred_tokens, gold_tokens = normalize_answer(prediction).split(), normalize_answer(gold).split()
+def _token_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
     same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
     if same == 0:
         return 0.0
@@ -347,8 +346,8 @@ def exact_match(prediction: str, gold_answers: Sequence[str] | str) -> float:
         TypeError: `prediction` or a gold answer is not a string.
         ValueError: `gold_answers` is empty.
     """
-    normalize_answer(prediction)  # type check
-    return max(float(normalize_answer(prediction) == normalize_answer(g)) for g in _golds(gold_answers))
+    pred = normalize_answer(prediction)
+    return max(float(pred == normalize_answer(g)) for g in _golds(gold_answers))
 
 
 def f1_score(prediction: str, gold_answers: Sequence[str] | str) -> float:
@@ -365,8 +364,8 @@ def f1_score(prediction: str, gold_answers: Sequence[str] | str) -> float:
         TypeError: `prediction` or a gold answer is not a string.
         ValueError: `gold_answers` is empty.
     """
-    normalize_answer(prediction)  # type check
-    return max(_f1_one(prediction, g) for g in _golds(gold_answers))
+    pred_tokens = normalize_answer(prediction).split()
+    return max(_token_f1(pred_tokens, normalize_answer(g).split()) for g in _golds(gold_answers))
 
 
 def squad_scores(predictions: Sequence[str], gold_answers: Sequence[Sequence[str] | str]) -> dict[str, float]:
